@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Download a pix2pix dataset into ./datasets/NAME/ (run from the repository root).
+# Usage: bash ./datasets/download_pix2pix_dataset.sh NAME
+# The archive is downloaded and unpacked in a temporary folder and moved into place only
+# when complete, so a failed run leaves nothing behind.
+# PIX2PIX_DATASET_URL overrides the server folder (default below); NAME.tar.gz is appended.
+set -euo pipefail
+
+readonly SCRIPT=download_pix2pix_dataset.sh
+readonly VALID_NAMES="cityscapes night2day edges2handbags edges2shoes facades maps"
+readonly BASE_URL="${PIX2PIX_DATASET_URL:-http://efrosgans.eecs.berkeley.edu/pix2pix/datasets}"
+readonly ROOT=./datasets
+
+fail() {
+  echo "$SCRIPT: error: $*" >&2
+  exit 1
+}
+
+check_name() {
+  local name=$1
+  [[ -n $name ]] || fail "usage: bash ./datasets/$SCRIPT NAME, where NAME is one of: ${VALID_NAMES// /, }"
+  [[ " $VALID_NAMES " == *" $name "* ]] ||
+    fail "unknown dataset '$name'; valid names: ${VALID_NAMES// /, }"
+  [[ $name != cityscapes ]] ||
+    fail "cityscapes cannot be redistributed (license); download gtFine_trainvaltest.zip and leftImg8bit_trainvaltest.zip from https://cityscapes-dataset.com and pair them with datasets/combine_A_and_B.py"
+}
+
+# fetch URL DEST: download with curl (or wget); on failure prints the tool's reason on stdout.
+fetch() {
+  local url=$1 dest=$2
+  if ! command -v curl >/dev/null; then
+    wget --quiet --output-document "$dest" "$url" || { echo "wget exit status $?"; return 1; }
+  elif [[ -t 2 ]]; then
+    curl --fail --location --progress-bar --output "$dest" "$url"
+  else
+    curl --fail --location --silent --show-error --output "$dest" "$url" 2>&1
+  fi
+}
+
+main() {
+  local name=${1:-}
+  check_name "$name"
+  local target="$ROOT/$name"
+  if [[ -e $target ]]; then
+    echo "$target already exists; delete it to download $name again"
+    exit 0
+  fi
+  local url="${BASE_URL%/}/$name.tar.gz"
+  echo "Specified [$name]; downloading $url"
+
+  [[ -d $ROOT ]] || { mkdir -p "$ROOT" && created_root=1; }
+  work=$(mktemp -d "$ROOT/.$name.download.XXXXXX")
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+
+  local reason
+  reason=$(fetch "$url" "$work/$name.tar.gz") ||
+    fail "could not download $url (${reason:-no details}); check your connection or PIX2PIX_DATASET_URL"
+  mkdir "$work/unpacked"
+  tar -xzf "$work/$name.tar.gz" -C "$work/unpacked" 2>/dev/null ||
+    fail "$url is not a valid .tar.gz archive; try again later"
+  [[ -d $work/unpacked/$name ]] ||
+    fail "the archive from $url has no top-level $name/ folder"
+  mv "$work/unpacked/$name" "$target"
+  echo "$name is ready in $target"
+}
+
+cleanup() {
+  rm -rf "$work"
+  [[ -z ${created_root:-} ]] || rmdir "$ROOT" 2>/dev/null || true
+}
+
+main "$@"

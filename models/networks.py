@@ -1,0 +1,317 @@
+"""The registry of generators, discriminators, GAN losses, norms, initializations and LR schedulers.
+
+Module structure follows the reference repository exactly, so state_dict keys and shapes match.
+"""
+import functools
+from typing import Callable
+
+import torch
+import torch.nn as nn
+from torch.nn import init
+from torch.optim import lr_scheduler
+
+from util.errors import UserError
+
+
+class Identity(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+def no_norm(num_features: int) -> nn.Module:
+    return Identity()
+
+
+NORM_LAYERS: dict[str, Callable[[int], nn.Module]] = {
+    'batch': functools.partial(nn.BatchNorm2d, affine=True, track_running_stats=True),
+    'instance': functools.partial(nn.InstanceNorm2d, affine=False, track_running_stats=False),
+    'syncbatch': functools.partial(nn.SyncBatchNorm, affine=True, track_running_stats=True),
+    'none': no_norm,
+}
+
+
+def choose(kind: str, flag: str, name: str, choices) -> None:
+    """Raise a one-line error when `name` is not among `choices`."""
+    if name not in choices:
+        raise UserError(f'{flag} {name!r}: unknown {kind}; choose one of: {", ".join(choices)}')
+
+
+def get_norm_layer(norm_type: str = 'instance') -> Callable[[int], nn.Module]:
+    choose('normalization layer', '--norm', norm_type, NORM_LAYERS)
+    return NORM_LAYERS[norm_type]
+
+
+def uses_bias(norm_layer: Callable[[int], nn.Module]) -> bool:
+    """Convs before a norm with an affine shift need no bias; only instance norm (affine=False) keeps it."""
+    return getattr(norm_layer, 'func', norm_layer) is nn.InstanceNorm2d
+
+
+def get_scheduler(optimizer: torch.optim.Optimizer, opt) -> lr_scheduler.LRScheduler | lr_scheduler.ReduceLROnPlateau:
+    """linear: constant for n_epochs, then linear decay to zero over n_epochs_decay; or step, plateau, cosine."""
+    choose('learning rate policy', '--lr_policy', opt.lr_policy, ('linear', 'step', 'plateau', 'cosine'))
+    if opt.lr_policy == 'linear':
+        def linear_decay(epoch: int) -> float:
+            return 1.0 - max(0, epoch + opt.epoch_count - opt.n_epochs) / float(opt.n_epochs_decay + 1)
+        return lr_scheduler.LambdaLR(optimizer, lr_lambda=linear_decay)
+    if opt.lr_policy == 'step':
+        return lr_scheduler.StepLR(optimizer, step_size=opt.lr_decay_iters, gamma=0.1)
+    if opt.lr_policy == 'plateau':
+        return lr_scheduler.ReduceLROnPlateau(optimizer, mode='min', factor=0.2, threshold=0.01, patience=5)
+    return lr_scheduler.CosineAnnealingLR(optimizer, T_max=opt.n_epochs, eta_min=0)
+
+
+INIT_TYPES = ('normal', 'xavier', 'kaiming', 'orthogonal')
+
+
+def init_weights(net: nn.Module, init_type: str = 'normal', init_gain: float = 0.02) -> None:
+    """Initialize conv and linear weights by `init_type`, biases to 0, batch norm weights to N(1, gain)."""
+    choose('initialization', '--init_type', init_type, INIT_TYPES)
+
+    def init_module(m: nn.Module) -> None:
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            if init_type == 'normal':
+                init.normal_(m.weight, 0.0, init_gain)
+            elif init_type == 'xavier':
+                init.xavier_normal_(m.weight, gain=init_gain)
+            elif init_type == 'kaiming':
+                init.kaiming_normal_(m.weight, a=0, mode='fan_in')
+            else:
+                init.orthogonal_(m.weight, gain=init_gain)
+            if m.bias is not None:
+                init.constant_(m.bias, 0.0)
+        elif isinstance(m, (nn.BatchNorm2d, nn.SyncBatchNorm)):
+            init.normal_(m.weight, 1.0, init_gain)
+            init.constant_(m.bias, 0.0)
+
+    net.apply(init_module)
+
+
+def init_net(net: nn.Module, init_type: str = 'normal', init_gain: float = 0.02,
+             device: torch.device | None = None) -> nn.Module:
+    """Move to `device` and initialize. Networks stay unwrapped, so checkpoints hold plain state_dicts."""
+    if device is not None:
+        net.to(device)
+    init_weights(net, init_type, init_gain)
+    return net
+
+
+GENERATORS = ('unet_256', 'unet_128', 'resnet_9blocks', 'resnet_6blocks')
+DISCRIMINATORS = ('basic', 'n_layers', 'pixel')
+
+
+def define_G(input_nc: int, output_nc: int, ngf: int, netG: str, norm: str = 'batch', use_dropout: bool = False,
+             init_type: str = 'normal', init_gain: float = 0.02, device: torch.device | None = None) -> nn.Module:
+    """Build the generator named `netG`."""
+    choose('generator', '--netG', netG, GENERATORS)
+    norm_layer = get_norm_layer(norm)
+    if netG.startswith('resnet'):
+        n_blocks = 9 if netG == 'resnet_9blocks' else 6
+        net = ResnetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, n_blocks)
+    else:
+        num_downs = 8 if netG == 'unet_256' else 7
+        net = UnetGenerator(input_nc, output_nc, num_downs, ngf, norm_layer, use_dropout)
+    return init_net(net, init_type, init_gain, device)
+
+
+def define_D(input_nc: int, ndf: int, netD: str, n_layers_D: int = 3, norm: str = 'batch',
+             init_type: str = 'normal', init_gain: float = 0.02, device: torch.device | None = None) -> nn.Module:
+    """Build the discriminator named `netD`: basic (70x70 PatchGAN), n_layers or pixel (1x1 PatchGAN)."""
+    choose('discriminator', '--netD', netD, DISCRIMINATORS)
+    norm_layer = get_norm_layer(norm)
+    if netD == 'pixel':
+        net = PixelDiscriminator(input_nc, ndf, norm_layer)
+    else:
+        net = NLayerDiscriminator(input_nc, ndf, 3 if netD == 'basic' else n_layers_D, norm_layer)
+    return init_net(net, init_type, init_gain, device)
+
+
+GAN_MODES = ('vanilla', 'lsgan', 'wgangp')
+
+
+class GANLoss(nn.Module):
+    """GAN objective against a target of real (1) or fake (0), broadcast to D's output shape."""
+
+    def __init__(self, gan_mode: str, target_real_label: float = 1.0, target_fake_label: float = 0.0):
+        super().__init__()
+        choose('GAN objective', '--gan_mode', gan_mode, GAN_MODES)
+        self.register_buffer('real_label', torch.tensor(target_real_label))
+        self.register_buffer('fake_label', torch.tensor(target_fake_label))
+        self.gan_mode = gan_mode
+        self.loss = {'vanilla': nn.BCEWithLogitsLoss(), 'lsgan': nn.MSELoss()}.get(gan_mode)
+
+    def get_target_tensor(self, prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
+        label = self.real_label if target_is_real else self.fake_label
+        return label.to(prediction.dtype).expand_as(prediction)
+
+    def __call__(self, prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
+        if self.gan_mode == 'wgangp':
+            return -prediction.mean() if target_is_real else prediction.mean()
+        return self.loss(prediction, self.get_target_tensor(prediction, target_is_real))
+
+
+def cal_gradient_penalty(netD: nn.Module, real_data: torch.Tensor, fake_data: torch.Tensor, device: torch.device,
+                         type: str = 'mixed', constant: float = 1.0, lambda_gp: float = 10.0) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """WGAN-GP penalty (Gulrajani et al.) on real, fake or random mixtures; returns (penalty, gradients)."""
+    if lambda_gp <= 0.0:
+        return torch.zeros((), device=device), None
+    if type == 'real':
+        points = real_data
+    elif type == 'fake':
+        points = fake_data
+    elif type == 'mixed':
+        alpha = torch.rand(real_data.shape[0], 1, 1, 1, device=device)
+        points = alpha * real_data + (1 - alpha) * fake_data
+    else:
+        raise UserError(f'gradient penalty type {type!r}: choose real, fake or mixed')
+    points = points.detach().requires_grad_(True)
+    outputs = netD(points)
+    gradients = torch.autograd.grad(outputs=outputs, inputs=points, grad_outputs=torch.ones_like(outputs),
+                                    create_graph=True, retain_graph=True, only_inputs=True)[0]
+    gradients = gradients.reshape(real_data.size(0), -1)
+    penalty = (((gradients + 1e-16).norm(2, dim=1) - constant) ** 2).mean() * lambda_gp
+    return penalty, gradients
+
+
+class ResnetGenerator(nn.Module):
+    """Two stride-2 downsamplings, n_blocks residual blocks, two upsamplings (Johnson et al.)."""
+
+    def __init__(self, input_nc: int, output_nc: int, ngf: int = 64, norm_layer=nn.BatchNorm2d,
+                 use_dropout: bool = False, n_blocks: int = 6, padding_type: str = 'reflect'):
+        super().__init__()
+        use_bias = uses_bias(norm_layer)
+        layers = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, kernel_size=7, padding=0, bias=use_bias),
+                  norm_layer(ngf), nn.ReLU(True)]
+        channels = ngf
+        for _ in range(2):
+            layers += [nn.Conv2d(channels, channels * 2, kernel_size=3, stride=2, padding=1, bias=use_bias),
+                       norm_layer(channels * 2), nn.ReLU(True)]
+            channels *= 2
+        layers += [ResnetBlock(channels, padding_type, norm_layer, use_dropout, use_bias) for _ in range(n_blocks)]
+        for _ in range(2):
+            layers += [nn.ConvTranspose2d(channels, channels // 2, kernel_size=3, stride=2, padding=1,
+                                          output_padding=1, bias=use_bias),
+                       norm_layer(channels // 2), nn.ReLU(True)]
+            channels //= 2
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, kernel_size=7, padding=0), nn.Tanh()]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+
+PADDINGS = {'reflect': nn.ReflectionPad2d, 'replicate': nn.ReplicationPad2d}
+
+
+class ResnetBlock(nn.Module):
+    """x + conv-norm-relu-conv-norm(x), with reflect, replicate or zero padding."""
+
+    def __init__(self, dim: int, padding_type: str, norm_layer, use_dropout: bool, use_bias: bool):
+        super().__init__()
+        self.conv_block = self.build_conv_block(dim, padding_type, norm_layer, use_dropout, use_bias)
+
+    @staticmethod
+    def build_conv_block(dim: int, padding_type: str, norm_layer, use_dropout: bool, use_bias: bool) -> nn.Sequential:
+        choose('padding', 'padding_type', padding_type, ('reflect', 'replicate', 'zero'))
+
+        def conv() -> list[nn.Module]:
+            if padding_type == 'zero':
+                return [nn.Conv2d(dim, dim, kernel_size=3, padding=1, bias=use_bias)]
+            return [PADDINGS[padding_type](1), nn.Conv2d(dim, dim, kernel_size=3, padding=0, bias=use_bias)]
+
+        layers = conv() + [norm_layer(dim), nn.ReLU(True)]
+        if use_dropout:
+            layers.append(nn.Dropout(0.5))
+        layers += conv() + [norm_layer(dim)]
+        return nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv_block(x)
+
+
+class UnetGenerator(nn.Module):
+    """U-Net of `num_downs` stride-2 levels: 8 takes 256x256 down to 1x1, 7 takes 128x128 down to 1x1."""
+
+    def __init__(self, input_nc: int, output_nc: int, num_downs: int, ngf: int = 64,
+                 norm_layer=nn.BatchNorm2d, use_dropout: bool = False):
+        super().__init__()
+        block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, norm_layer=norm_layer, innermost=True)
+        for _ in range(num_downs - 5):
+            block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, submodule=block, norm_layer=norm_layer, use_dropout=use_dropout)
+        for outer in (4, 2, 1):
+            block = UnetSkipConnectionBlock(ngf * outer, ngf * outer * 2, submodule=block, norm_layer=norm_layer)
+        self.model = UnetSkipConnectionBlock(output_nc, ngf, input_nc=input_nc, submodule=block,
+                                             outermost=True, norm_layer=norm_layer)
+        self.num_downs = num_downs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        side = 2 ** self.num_downs
+        if x.shape[-1] % side or x.shape[-2] % side:
+            raise UserError(f'a U-Net with {self.num_downs} downsamplings needs image sides divisible by {side}, '
+                            f'got {x.shape[-2]}x{x.shape[-1]}; set --crop_size (and --load_size) to a multiple of {side}')
+        return self.model(x)
+
+
+class UnetSkipConnectionBlock(nn.Module):
+    """One U-Net level: down, the inner submodule, up, and the input concatenated to the output."""
+
+    def __init__(self, outer_nc: int, inner_nc: int, input_nc: int | None = None, submodule: nn.Module | None = None,
+                 outermost: bool = False, innermost: bool = False, norm_layer=nn.BatchNorm2d, use_dropout: bool = False):
+        super().__init__()
+        self.outermost = outermost
+        use_bias = uses_bias(norm_layer)
+        input_nc = outer_nc if input_nc is None else input_nc
+        downconv = nn.Conv2d(input_nc, inner_nc, kernel_size=4, stride=2, padding=1, bias=use_bias)
+        if outermost:
+            upconv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1)
+            layers = [downconv, submodule, nn.ReLU(True), upconv, nn.Tanh()]
+        elif innermost:
+            upconv = nn.ConvTranspose2d(inner_nc, outer_nc, kernel_size=4, stride=2, padding=1, bias=use_bias)
+            layers = [nn.LeakyReLU(0.2, True), downconv, nn.ReLU(True), upconv, norm_layer(outer_nc)]
+        else:
+            upconv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1, bias=use_bias)
+            layers = [nn.LeakyReLU(0.2, True), downconv, norm_layer(inner_nc), submodule,
+                      nn.ReLU(True), upconv, norm_layer(outer_nc)]
+            if use_dropout:
+                layers.append(nn.Dropout(0.5))
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.outermost:
+            return self.model(x)
+        return torch.cat([x, self.model(x)], 1)
+
+
+class NLayerDiscriminator(nn.Module):
+    """PatchGAN: n_layers stride-2 convs then two stride-1 convs; n_layers=3 sees 70x70 patches."""
+
+    def __init__(self, input_nc: int, ndf: int = 64, n_layers: int = 3, norm_layer=nn.BatchNorm2d):
+        super().__init__()
+        use_bias = uses_bias(norm_layer)
+        layers = [nn.Conv2d(input_nc, ndf, kernel_size=4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
+        mult = 1
+        for n in range(1, n_layers + 1):
+            prev, mult = mult, min(2 ** n, 8)
+            stride = 2 if n < n_layers else 1
+            layers += [nn.Conv2d(ndf * prev, ndf * mult, kernel_size=4, stride=stride, padding=1, bias=use_bias),
+                       norm_layer(ndf * mult), nn.LeakyReLU(0.2, True)]
+        layers.append(nn.Conv2d(ndf * mult, 1, kernel_size=4, stride=1, padding=1))
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+
+class PixelDiscriminator(nn.Module):
+    """1x1 PatchGAN: classifies each pixel as real or fake."""
+
+    def __init__(self, input_nc: int, ndf: int = 64, norm_layer=nn.BatchNorm2d):
+        super().__init__()
+        use_bias = uses_bias(norm_layer)
+        self.net = nn.Sequential(
+            nn.Conv2d(input_nc, ndf, kernel_size=1, stride=1, padding=0), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(ndf, ndf * 2, kernel_size=1, stride=1, padding=0, bias=use_bias), norm_layer(ndf * 2),
+            nn.LeakyReLU(0.2, True),
+            nn.Conv2d(ndf * 2, 1, kernel_size=1, stride=1, padding=0, bias=use_bias))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)

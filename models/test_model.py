@@ -1,0 +1,39 @@
+"""Runs a generator one way on single images (--model test --dataset_mode single)."""
+import argparse
+
+from models import networks
+from models.base_model import BaseModel
+from util.errors import UserError
+
+
+class TestModel(BaseModel):
+    """Loads <epoch>_net_G<model_suffix>.pth and produces fake from real."""
+
+    @staticmethod
+    def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool = True) -> argparse.ArgumentParser:
+        if is_train:
+            raise UserError('--model test only runs in test.py; train with --model pix2pix')
+        parser.set_defaults(dataset_mode='single')
+        parser.add_argument('--model_suffix', type=str, default='',
+                            help='load <epoch>_net_G<model_suffix>.pth, e.g. _A for a CycleGAN generator')
+        return parser
+
+    def __init__(self, opt):
+        super().__init__(opt)
+        self.loss_names = []
+        self.visual_names = ['real', 'fake']
+        self.model_names = ['G' + opt.model_suffix]
+        net = networks.define_G(opt.input_nc, opt.output_nc, opt.ngf, opt.netG, opt.norm,
+                                not opt.no_dropout, opt.init_type, opt.init_gain, self.device)
+        setattr(self, 'netG' + opt.model_suffix, net)
+        self.netG = net
+
+    def set_input(self, input: dict) -> None:
+        self.real = input['A'].to(self.device)
+        self.image_paths = input['A_paths']
+
+    def forward(self) -> None:
+        self.fake = self.netG(self.real)
+
+    def optimize_parameters(self) -> None:
+        raise NotImplementedError('the test model is for inference only; train with --model pix2pix')

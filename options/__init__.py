@@ -1,0 +1,1 @@
+"""Command-line options: BaseOptions, TrainOptions and TestOptions."""

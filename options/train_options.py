@@ -1,0 +1,30 @@
+"""Flags for train.py."""
+import argparse
+
+from .base_options import BaseOptions
+
+
+class TrainOptions(BaseOptions):
+    is_train = True
+
+    def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        parser = super().initialize(parser)
+        parser.add_argument('--display_freq', type=int, default=400, help='iterations between showing results in visdom')
+        parser.add_argument('--update_html_freq', type=int, default=1000, help='iterations between saving results to the training page')
+        parser.add_argument('--print_freq', type=int, default=100, help='iterations between printing losses')
+        parser.add_argument('--no_html', action='store_true', help='do not write the training page <checkpoints_dir>/<name>/web/')
+        parser.add_argument('--save_latest_freq', type=int, default=5000, help='iterations between saving the latest checkpoint')
+        parser.add_argument('--save_epoch_freq', type=int, default=5, help='epochs between saving numbered checkpoints')
+        parser.add_argument('--save_by_iter', action='store_true', help='name the periodic checkpoints iter_<n> instead of latest')
+        parser.add_argument('--continue_train', action='store_true', help='resume from the checkpoint chosen by --epoch')
+        parser.add_argument('--epoch_count', type=int, default=1, help='first epoch number: epochs run from epoch_count to n_epochs + n_epochs_decay')
+        parser.add_argument('--phase', type=str, default='train', help='dataset split to use: train, val, test, ...')
+        parser.add_argument('--n_epochs', type=int, default=100, help='epochs at the initial learning rate')
+        parser.add_argument('--n_epochs_decay', type=int, default=100, help='epochs of linear decay of the learning rate to zero')
+        parser.add_argument('--beta1', type=float, default=0.5, help='momentum term of Adam')
+        parser.add_argument('--lr', type=float, default=0.0002, help='initial learning rate of Adam')
+        parser.add_argument('--gan_mode', type=str, default='lsgan', help='GAN objective [vanilla | lsgan | wgangp]; vanilla is the cross-entropy of the original paper')
+        parser.add_argument('--pool_size', type=int, default=50, help='size of the buffer of generated images shown to D; 0 turns it off')
+        parser.add_argument('--lr_policy', type=str, default='linear', help='learning rate policy [linear | step | plateau | cosine]')
+        parser.add_argument('--lr_decay_iters', type=int, default=50, help='multiply the learning rate by 0.1 every lr_decay_iters epochs (step policy)')
+        return parser

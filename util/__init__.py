@@ -1,0 +1,1 @@
+"""Helpers: image conversion and saving, the image pool, HTML pages, the visualizer."""

@@ -1,0 +1,22 @@
+"""The one error type for mistakes a user can fix; entry points print it as one line."""
+import functools
+import sys
+from typing import Callable
+
+
+class UserError(Exception):
+    """A mistake in flags, files or environment, with a message that says what to do."""
+
+
+def report_user_errors(main: Callable[[], None]) -> Callable[[], None]:
+    """Run `main`, turning a UserError into one line on stderr and exit code 2."""
+
+    @functools.wraps(main)
+    def wrapper() -> None:
+        try:
+            main()
+        except UserError as err:
+            print(f'error: {err}', file=sys.stderr)
+            sys.exit(2)
+
+    return wrapper

@@ -1,0 +1,46 @@
+"""A minimal HTML page of image rows, written with dominate."""
+import os
+
+import dominate
+from dominate.tags import a, br, h3, img, meta, p, table, td, tr
+
+from util.util import mkdirs
+
+
+class HTML:
+    """A page at <web_dir>/index.html whose images live in <web_dir>/images/."""
+
+    def __init__(self, web_dir: str, title: str, refresh: int = 0):
+        self.web_dir = web_dir
+        self.img_dir = os.path.join(web_dir, 'images')
+        mkdirs(self.web_dir, self.img_dir)
+        self.doc = dominate.document(title=title)
+        if refresh > 0:
+            with self.doc.head:
+                meta(http_equiv='refresh', content=str(refresh))
+
+    def get_image_dir(self) -> str:
+        return self.img_dir
+
+    def add_header(self, text: str) -> None:
+        with self.doc:
+            h3(text)
+
+    def add_images(self, ims: list[str], txts: list[str], links: list[str], width: int = 400) -> None:
+        """Add one table row; `ims` and `links` are paths relative to the images folder."""
+        with self.doc:
+            with table(border=1, style='table-layout: fixed;'):
+                with tr():
+                    for im, txt, link in zip(ims, txts, links):
+                        with td(style='word-wrap: break-word;', halign='center', valign='top'):
+                            with p():
+                                with a(href=os.path.join('images', link)):
+                                    img(style=f'width:{width}px', src=os.path.join('images', im))
+                                br()
+                                p(txt)
+
+    def save(self) -> str:
+        path = os.path.join(self.web_dir, 'index.html')
+        with open(path, 'wt') as html_file:
+            html_file.write(self.doc.render())
+        return path
