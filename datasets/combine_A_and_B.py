@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 from multiprocessing import Pool
-from typing import Iterable, List, NamedTuple, NoReturn, Optional
+from typing import Iterable, NamedTuple, NoReturn, Optional
 
 from PIL import Image
 
@@ -25,11 +25,11 @@ class Pair(NamedTuple):
 
 
 class SplitPlan(NamedTuple):
-    pairs: List[Pair]
-    unpaired: List[str]  # messages, one per file without a partner
+    pairs: list[Pair]
+    unpaired: list[str]  # messages, one per file without a partner
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='create image pairs {A|B} for pix2pix')
     parser.add_argument('--fold_A', required=True, help='input directory for image A (holds split subfolders)')
     parser.add_argument('--fold_B', required=True, help='input directory for image B (same split subfolders)')
@@ -52,7 +52,7 @@ def is_image(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def list_images(folder: str, suffix: str) -> List[str]:
+def list_images(folder: str, suffix: str) -> list[str]:
     """Sorted image file names in `folder` whose stem ends with `suffix` ('' for all)."""
     names = (n for n in os.listdir(folder) if os.path.isfile(os.path.join(folder, n)) and is_image(n))
     return sorted(n for n in names if os.path.splitext(n)[0].endswith(suffix))
@@ -64,7 +64,7 @@ def swap_suffix(name: str, old: str, new: str) -> str:
     return stem[:len(stem) - len(old)] + new + ext
 
 
-def find_splits(fold_A: str, fold_B: str) -> List[str]:
+def find_splits(fold_A: str, fold_B: str) -> list[str]:
     """Split subfolders of fold_A; exits with a clear message when a folder is missing."""
     for flag, folder in (('--fold_A', fold_A), ('--fold_B', fold_B)):
         if not os.path.isdir(folder):
@@ -108,7 +108,7 @@ def combine_pair(pair: Pair) -> Optional[str]:
     except OSError as err:
         return f'cannot read pair {pair.path_A} / {pair.path_B}: {err}'
     if right.size != left.size:
-        right = right.resize(left.size, Image.BICUBIC)
+        right = right.resize(left.size, Image.Resampling.BICUBIC)
     combined = Image.new('RGB', (left.width * 2, left.height))
     combined.paste(left, (0, 0))
     combined.paste(right, (left.width, 0))
@@ -119,7 +119,7 @@ def combine_pair(pair: Pair) -> Optional[str]:
     return None
 
 
-def combine_all(pairs: List[Pair], use_pool: bool) -> List[str]:
+def combine_all(pairs: list[Pair], use_pool: bool) -> list[str]:
     """Combine every pair, in a process pool or serially; returns the error messages."""
     if use_pool and len(pairs) > 1:
         with Pool() as pool:
@@ -129,7 +129,7 @@ def combine_all(pairs: List[Pair], use_pool: bool) -> List[str]:
     return [message for message in results if message]
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
     if args.num_imgs < 1:
         fail(f'--num_imgs must be at least 1, got {args.num_imgs}')
@@ -144,8 +144,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     errors = combine_all(pairs, use_pool=not args.no_multiprocessing)
     for message in errors:
         print(message, file=sys.stderr)
-    print(f'wrote {len(pairs) - len(errors)} images to {args.fold_AB}; '
-          f'{len(unpaired)} files without a partner skipped; {len(errors)} pairs failed')
+    print(f'wrote {len(pairs) - len(errors)} images to {args.fold_AB}; skipped {len(unpaired)} files '
+          f'without a partner; failed on {len(errors)} pairs')
     return 1 if errors else 0
 
 

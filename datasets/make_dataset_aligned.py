@@ -10,7 +10,7 @@ Example: python datasets/make_dataset_aligned.py --dataset-path ./datasets/my_pa
 import argparse
 import os
 import sys
-from typing import List, NamedTuple, NoReturn, Optional, Tuple
+from typing import NamedTuple, NoReturn, Optional
 
 from PIL import Image
 
@@ -20,11 +20,11 @@ IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 
 class SplitPairs(NamedTuple):
     split: str
-    paths_A: List[str]
-    paths_B: List[str]
+    paths_A: list[str]
+    paths_B: list[str]
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='align <split>A/<split>B image folders into {A|B} images')
     parser.add_argument('--dataset-path', dest='dataset_path', required=True,
                         help='folder with subfolders trainA, trainB, testA, testB (and optionally valA, valB)')
@@ -37,13 +37,13 @@ def fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
-def image_paths(folder: str) -> List[str]:
+def image_paths(folder: str) -> list[str]:
     """Sorted paths of the images directly inside `folder` (subfolders are not searched)."""
     names = sorted(n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS))
     return [os.path.join(folder, n) for n in names if os.path.isfile(os.path.join(folder, n))]
 
 
-def find_split_pairs(dataset_path: str) -> List[SplitPairs]:
+def find_split_pairs(dataset_path: str) -> list[SplitPairs]:
     """The splits with both <split>A/ and <split>B/ folders; exits on an incomplete layout."""
     if not os.path.isdir(dataset_path):
         fail(f'--dataset-path {dataset_path} is not a folder; pass the folder holding trainA/ and trainB/')
@@ -72,7 +72,7 @@ def check_pairs(pairs: SplitPairs) -> None:
                  'resize one of them')
 
 
-def image_size(path: str) -> Tuple[int, int]:
+def image_size(path: str) -> tuple[int, int]:
     try:
         with Image.open(path) as image:
             return image.size
@@ -93,7 +93,7 @@ def write_aligned(pairs: SplitPairs, dataset_path: str) -> None:
     print(f'split = {pairs.split}: wrote {len(pairs.paths_A)} aligned images to {target}')
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
     all_pairs = find_split_pairs(args.dataset_path)
     for pairs in all_pairs:

@@ -25,7 +25,7 @@ def no_norm(num_features: int) -> nn.Module:
 NORM_LAYERS: dict[str, Callable[[int], nn.Module]] = {
     'batch': functools.partial(nn.BatchNorm2d, affine=True, track_running_stats=True),
     'instance': functools.partial(nn.InstanceNorm2d, affine=False, track_running_stats=False),
-    'syncbatch': functools.partial(nn.SyncBatchNorm, affine=True, track_running_stats=True),
+    'syncbatch': functools.partial(nn.BatchNorm2d, affine=True, track_running_stats=True),  # synced by util.distributed.wrap_ddp
     'none': no_norm,
 }
 

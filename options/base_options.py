@@ -4,6 +4,7 @@ import os
 
 import data
 import models
+from util.distributed import is_main_process
 from util.errors import UserError
 from util.util import mkdirs
 
@@ -14,7 +15,7 @@ class BaseOptions:
     is_train = False
 
     def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        parser.add_argument('--dataroot', required=True, help='folder of the dataset (holding train/, val/, test/ for aligned data)')
+        parser.add_argument('--dataroot', help='required: folder of the dataset (holding train/, val/, test/ for aligned data)')
         parser.add_argument('--name', type=str, default='experiment_name', help='experiment name: checkpoints go to <checkpoints_dir>/<name>')
         parser.add_argument('--gpu_ids', type=str, default='0', help='comma list of GPU ids such as 0 or 0,1; -1 runs on the CPU')
         parser.add_argument('--checkpoints_dir', type=str, default='./checkpoints', help='where experiments keep checkpoints, options and logs')
@@ -51,10 +52,15 @@ class BaseOptions:
         parser.add_argument('--display_env', type=str, default='main', help='visdom environment name')
         parser.add_argument('--display_port', type=int, default=8097, help='visdom server port')
         parser.add_argument('--display_ncols', type=int, default=4, help='images per row in the visdom image grid')
+        parser.add_argument('--amp', action='store_true', help='mixed precision: bfloat16 autocast on CPU and bf16-capable GPUs, else float16 with a gradient scaler')
+        parser.add_argument('--channels_last', action='store_true', help='keep networks and images in channels-last memory format')
+        parser.add_argument('--compile', action='store_true', help='torch.compile the networks (the first iterations are slow while compiling)')
+        parser.add_argument('--fused_adam', action='store_true', help='use the fused Adam kernel where the device has one (results differ from plain Adam in the last bits)')
+        parser.add_argument('--cache_dataset', action='store_true', help='decode every image once and keep it in memory; loader workers stay alive between epochs')
         return parser
 
     def make_parser(self) -> argparse.ArgumentParser:
-        parser = argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        parser = argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter, add_help=False)
         return self.initialize(parser)
 
     def gather_options(self, args: list[str] | None = None) -> tuple[argparse.Namespace, argparse.ArgumentParser]:
@@ -64,7 +70,11 @@ class BaseOptions:
         parser = models.get_option_setter(opt.model)(parser, self.is_train)
         opt, _ = parser.parse_known_args(args)
         parser = data.get_option_setter(opt.dataset_mode)(parser, self.is_train)
-        return parser.parse_args(args), parser
+        parser.add_argument('-h', '--help', action='help', help='show this help message, with the chosen model\'s defaults, and exit')
+        opt = parser.parse_args(args)
+        if opt.dataroot is None:
+            parser.error('the following arguments are required: --dataroot')
+        return opt, parser
 
     def format_options(self, opt: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
         lines = ['----------------- Options ---------------']
@@ -76,6 +86,8 @@ class BaseOptions:
         return '\n'.join(lines)
 
     def save_options(self, opt: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+        if not is_main_process():
+            return
         text = self.format_options(opt, parser)
         print(text)
         expr_dir = os.path.join(opt.checkpoints_dir, opt.name)

@@ -2,13 +2,16 @@
 import os
 
 import dominate
-from dominate.tags import a, br, h3, img, meta, p, table, td, tr
+from dominate.tags import a, br, caption, div, h3, img, meta, p, table, td, th, tr
 
 from util.util import mkdirs
 
 
 class HTML:
-    """A page at <web_dir>/index.html whose images live in <web_dir>/images/."""
+    """A page at <web_dir>/index.html whose images live in <web_dir>/images/.
+
+    A summary section sits above the image rows, so results known only at the end can still go first.
+    """
 
     def __init__(self, web_dir: str, title: str, refresh: int = 0):
         self.web_dir = web_dir
@@ -18,6 +21,8 @@ class HTML:
         if refresh > 0:
             with self.doc.head:
                 meta(http_equiv='refresh', content=str(refresh))
+        with self.doc:
+            self.summary = div(id='summary')
 
     def get_image_dir(self) -> str:
         return self.img_dir
@@ -25,6 +30,25 @@ class HTML:
     def add_header(self, text: str) -> None:
         with self.doc:
             h3(text)
+
+    def add_summary_text(self, text: str) -> None:
+        self.summary.add(p(text))
+
+    def add_summary_image(self, name: str, width: int) -> None:
+        """An image from the images folder, e.g. a plot, in the summary section."""
+        self.summary.add(img(style=f'width:{width}px', src=os.path.join('images', name)))
+
+    def add_summary_table(self, table_id: str, title: str, header: list[str], rows: list[list[str]]) -> None:
+        with self.summary:
+            with table(id=table_id, border=1, style='border-collapse: collapse; text-align: right;'):
+                caption(title)
+                with tr():
+                    for text in header:
+                        th(text)
+                for row in rows:
+                    with tr():
+                        for text in row:
+                            td(text)
 
     def add_images(self, ims: list[str], txts: list[str], links: list[str], width: int = 400) -> None:
         """Add one table row; `ims` and `links` are paths relative to the images folder."""

@@ -1,0 +1,62 @@
+"""train.py --help and test.py --help list every flag of the reference with its default."""
+import re
+
+from conftest import run_entry
+
+BASE_FLAGS = {
+    'dataroot': None, 'name': 'experiment_name', 'gpu_ids': '0', 'checkpoints_dir': './checkpoints',
+    'model': 'pix2pix', 'input_nc': '3', 'output_nc': '3', 'ngf': '64', 'ndf': '64', 'netD': 'basic',
+    'netG': 'unet_256', 'n_layers_D': '3', 'norm': 'batch', 'init_type': 'normal', 'init_gain': '0.02',
+    'no_dropout': 'False', 'dataset_mode': 'aligned', 'direction': 'AtoB', 'serial_batches': 'False',
+    'num_threads': '4', 'batch_size': '1', 'load_size': '286', 'crop_size': '256', 'max_dataset_size': 'inf',
+    'preprocess': 'resize_and_crop', 'no_flip': 'False', 'display_winsize': '256', 'epoch': 'latest',
+    'load_iter': '0', 'verbose': 'False', 'suffix': '', 'display_id': '1', 'display_server': 'http://localhost',
+    'display_port': '8097', 'display_env': 'main', 'display_ncols': '4',
+}
+TRAIN_FLAGS = {
+    'display_freq': '400', 'update_html_freq': '1000', 'print_freq': '100', 'no_html': 'False',
+    'save_latest_freq': '5000', 'save_epoch_freq': '5', 'save_by_iter': 'False', 'continue_train': 'False',
+    'epoch_count': '1', 'phase': 'train', 'n_epochs': '100', 'n_epochs_decay': '100', 'beta1': '0.5',
+    'lr': '0.0002', 'gan_mode': 'vanilla', 'pool_size': '0', 'lr_policy': 'linear', 'lr_decay_iters': '50',
+    'lambda_L1': '100.0',
+}
+TEST_FLAGS = {
+    'results_dir': './results/', 'aspect_ratio': '1.0', 'phase': 'test', 'eval': 'False', 'num_test': '50',
+    'load_size': '256',
+}
+
+
+def flag_defaults(help_text: str) -> dict[str, str | None]:
+    """Map each option entry of argparse's help to the text of its '(default: ...)'."""
+    entries: dict[str, str] = {}
+    current = None
+    for line in help_text.splitlines():
+        start = re.match(r'^  (?:-\w, )?--(\w+)', line)
+        if start:
+            current = start.group(1)
+            entries[current] = line
+        elif current:
+            entries[current] += ' ' + line.strip()
+    found = {}
+    for flag, text in entries.items():
+        default = re.search(r'\(default: (.*?)\)$', text)
+        found[flag] = default.group(1) if default else None
+    return found
+
+
+def check_flags(help_text: str, expected: dict) -> None:
+    found = flag_defaults(help_text)
+    for flag, default in expected.items():
+        assert flag in found, f'--{flag} missing from --help'
+        if default is not None:
+            assert found[flag] == default, f'--{flag}: default {found[flag]!r}, expected {default!r}'
+
+
+def test_train_help_lists_base_and_train_flags_with_defaults():
+    help_text = run_entry('train.py', '--help').stdout
+    check_flags(help_text, {**BASE_FLAGS, **TRAIN_FLAGS})
+
+
+def test_test_help_lists_base_and_test_flags_with_defaults():
+    help_text = run_entry('test.py', '--help').stdout
+    check_flags(help_text, {**BASE_FLAGS, **TEST_FLAGS})

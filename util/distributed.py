@@ -1,0 +1,107 @@
+"""Multi-process training with torchrun: process-group set-up, rank helpers, DDP wrapping and unwrapping.
+
+torchrun sets RANK, LOCAL_RANK and WORLD_SIZE; without them everything here is a single-process no-op.
+"""
+import hashlib
+import os
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+from torch.nn.parallel import DistributedDataParallel
+
+from util.errors import UserError
+
+
+def launched_by_torchrun() -> bool:
+    return 'RANK' in os.environ and 'WORLD_SIZE' in os.environ
+
+
+def get_rank() -> int:
+    return dist.get_rank() if dist.is_initialized() else int(os.environ.get('RANK', 0))
+
+
+def get_world_size() -> int:
+    return dist.get_world_size() if dist.is_initialized() else int(os.environ.get('WORLD_SIZE', 1))
+
+
+def is_main_process() -> bool:
+    """Rank 0 alone writes logs, pages, options files and checkpoints; true in a plain run."""
+    return get_rank() == 0
+
+
+def is_distributed() -> bool:
+    return dist.is_initialized()
+
+
+def init_distributed(gpu_ids: list[int]) -> list[int]:
+    """Join the torchrun process group (nccl with CUDA, gloo on CPU); return this rank's --gpu_ids."""
+    if not launched_by_torchrun() or dist.is_initialized():
+        return gpu_ids
+    use_cuda = bool(gpu_ids) and torch.cuda.is_available()
+    local_rank = int(os.environ.get('LOCAL_RANK', 0))
+    if use_cuda:
+        if local_rank >= len(gpu_ids):
+            raise UserError(f'--gpu_ids {",".join(map(str, gpu_ids))}: torchrun started local rank {local_rank}; '
+                            'give one GPU id per process or lower --nproc_per_node')
+        gpu_ids = [gpu_ids[local_rank]]
+        torch.cuda.set_device(gpu_ids[0])
+    dist.init_process_group(backend='nccl' if use_cuda else 'gloo')
+    return gpu_ids if use_cuda else []
+
+
+def shutdown() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def wrap_ddp(net: nn.Module, device: torch.device, sync_batchnorm: bool) -> nn.Module:
+    """Wrap for gradient averaging across ranks; --norm syncbatch turns BatchNorm into SyncBatchNorm first."""
+    if not is_distributed():
+        return net
+    if sync_batchnorm and get_world_size() > 1:
+        if device.type != 'cuda':
+            raise UserError('--norm syncbatch synchronizes statistics only between GPUs (nccl); on CPU use --norm batch')
+        net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
+    return DistributedDataParallel(net, device_ids=[device.index] if device.type == 'cuda' else None)
+
+
+def without_ddp(net: nn.Module) -> nn.Module:
+    """The module inside a DDP wrapper (still compiled if it was): a forward through it syncs nothing."""
+    return net.module if isinstance(net, DistributedDataParallel) else net
+
+
+def unwrap(net: nn.Module) -> nn.Module:
+    """The plain module under DDP and torch.compile wrappers, whose state_dict has the reference's keys."""
+    while True:
+        if isinstance(net, DistributedDataParallel):
+            net = net.module
+        elif hasattr(net, '_orig_mod'):
+            net = net._orig_mod
+        else:
+            return net
+
+
+def parameters_digest(net: nn.Module) -> str:
+    """sha256 of the parameters' bytes in sorted name order (buffers such as BatchNorm statistics excluded)."""
+    digest = hashlib.sha256()
+    for name, param in sorted(unwrap(net).named_parameters()):
+        digest.update(name.encode())
+        digest.update(param.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def report_replicas(nets: dict[str, nn.Module]) -> bool:
+    """Gather each rank's parameter digests; rank 0 prints them and whether all ranks agree."""
+    if not is_distributed():
+        return True
+    digests = {name: parameters_digest(net) for name, net in nets.items()}
+    gathered: list[dict[str, str] | None] = [None] * get_world_size()
+    dist.all_gather_object(gathered, digests)
+    identical = all(other == gathered[0] for other in gathered)
+    if is_main_process():
+        for name in nets:
+            print(f'[net {name}] parameter digests by rank: {" ".join(d[name] for d in gathered)}')
+        print('all ranks hold identical parameters' if identical else
+              'warning: ranks hold different parameters; the checkpoint is rank 0\'s')
+    return identical
