@@ -6,12 +6,15 @@ Results go to <results_dir>/<name>/<phase>_<epoch>/index.html.
 """
 import os
 
+from tqdm import tqdm
+
 from data import create_dataset
 from models import create_model
 from options.test_options import TestOptions
 from util import html
 from util.errors import report_user_errors
-from util.visualizer import save_images
+from util.metrics import ResultMetrics
+from util.visualizer import image_stem, save_images
 
 
 @report_user_errors
@@ -32,15 +35,25 @@ def main() -> None:
     webpage = html.HTML(web_dir, f'Experiment = {opt.name}, Phase = {opt.phase}, Epoch = {opt.epoch}')
     if opt.eval:
         model.eval()
-    for i, data in enumerate(dataset):
+    metrics = ResultMetrics()
+    images = tqdm(dataset, desc='test images', total=min(len(dataset), opt.num_test), unit='image', disable=None)
+    for i, data in enumerate(images):
         if i >= opt.num_test:
             break
         model.set_input(data)
         model.test()
         img_path = model.get_image_paths()
         if i % 5 == 0:
-            print(f'processing ({i:04d})-th image... {img_path}')
-        save_images(webpage, model.get_current_visuals(), img_path, aspect_ratio=opt.aspect_ratio, width=opt.display_winsize)
+            tqdm.write(f'processing ({i:04d})-th image... {img_path}')
+        visuals = model.get_current_visuals()
+        caption = metrics.add(image_stem(img_path[0]), visuals)
+        save_images(webpage, visuals, img_path, aspect_ratio=opt.aspect_ratio, width=opt.display_winsize, caption=caption)
+    images.close()
+    if metrics.rows:
+        metrics.add_to_page(webpage)
+        psnr_mean, ssim_mean = metrics.means()
+        print(f'mean PSNR {psnr_mean:.2f} dB, mean SSIM {ssim_mean:.4f} over {len(metrics.rows)} images: '
+              f'{metrics.write_json(web_dir)}')
     print(f'results page: {webpage.save()}')
 
 

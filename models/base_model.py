@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 
 from models import networks
+from util import distributed
 from util.checkpoint import atomic_save, load_checkpoint
 from util.errors import UserError
 from util.util import select_device
@@ -24,7 +25,7 @@ class BaseModel(ABC):
         self.device = select_device(opt.gpu_ids)
         self.gpu_ids = opt.gpu_ids
         self.save_dir = os.path.join(opt.checkpoints_dir, opt.name)
-        if opt.preprocess != 'scale_width':
+        if opt.preprocess != 'scale_width' and opt.seed is None:
             torch.backends.cudnn.benchmark = True
         self.loss_names: list[str] = []
         self.model_names: list[str] = []
@@ -32,6 +33,8 @@ class BaseModel(ABC):
         self.optimizers: list[torch.optim.Optimizer] = []
         self.image_paths: list[str] = []
         self.metric = 0.0
+        self.amp_dtype = autocast_dtype(self.device) if opt.amp else None
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
@@ -59,6 +62,26 @@ class BaseModel(ABC):
         if not self.isTrain or opt.continue_train:
             self.load_networks(f'iter_{opt.load_iter}' if opt.load_iter > 0 else opt.epoch)
         self.print_networks(opt.verbose)
+        self.accelerate(opt)
+
+    def accelerate(self, opt) -> None:
+        """Apply --channels_last and --compile, then wrap for multi-process training when run by torchrun."""
+        for name, net in self.networks().items():
+            if opt.channels_last:
+                net.to(memory_format=torch.channels_last)
+            if opt.compile:
+                net = torch.compile(net)
+            if self.isTrain:
+                net = distributed.wrap_ddp(net, self.device, sync_batchnorm=opt.norm == 'syncbatch')
+            setattr(self, 'net' + name, net)
+
+    def autocast(self) -> torch.autocast:
+        """Mixed precision under --amp; a no-op context otherwise."""
+        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
+
+    def make_adam(self, params) -> torch.optim.Adam:
+        """Adam with the reference's hyper-parameters; --fused_adam picks the fused kernel."""
+        return torch.optim.Adam(params, lr=self.opt.lr, betas=(self.opt.beta1, 0.999), fused=self.opt.fused_adam or None)
 
     def eval(self) -> None:
         for net in self.networks().values():
@@ -66,7 +89,7 @@ class BaseModel(ABC):
 
     def test(self) -> None:
         """Forward without gradients, then compute extra visuals."""
-        with torch.no_grad():
+        with torch.no_grad(), self.autocast():
             self.forward()
             self.compute_visuals()
 
@@ -97,13 +120,16 @@ class BaseModel(ABC):
         return os.path.join(self.save_dir, f'{epoch}_net_{name}.pth')
 
     def save_networks(self, epoch: str | int) -> None:
-        """Save each network's plain CPU state_dict as <epoch>_net_<name>.pth, the reference's format."""
+        """Rank 0 saves each network's plain CPU state_dict as <epoch>_net_<name>.pth, the reference's format."""
+        if not distributed.is_main_process():
+            return
         for name, net in self.networks().items():
-            state = {key: value.detach().cpu() for key, value in net.state_dict().items()}
+            state = {key: value.detach().cpu() for key, value in distributed.unwrap(net).state_dict().items()}
             atomic_save(state, self.checkpoint_path(epoch, name))
 
     def load_networks(self, epoch: str | int) -> None:
         for name, net in self.networks().items():
+            net = distributed.unwrap(net)
             path = self.checkpoint_path(epoch, name)
             print(f'loading the model from {path}')
             state = load_checkpoint(path, map_location=self.device)
@@ -126,6 +152,13 @@ class BaseModel(ABC):
         for net in nets if isinstance(nets, list) else [nets]:
             for param in net.parameters():
                 param.requires_grad = requires_grad
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype:
+    """bfloat16 where the device computes it natively (needs no gradient scaler), else float16."""
+    if device.type == 'cuda' and not torch.cuda.is_bf16_supported():
+        return torch.float16
+    return torch.bfloat16
 
 
 def drop_stale_instance_norm_stats(net: nn.Module, state: dict) -> None:

@@ -5,6 +5,7 @@ import torch
 
 from models import networks
 from models.base_model import BaseModel
+from util.distributed import without_ddp
 
 
 class Pix2PixModel(BaseModel):
@@ -30,8 +31,8 @@ class Pix2PixModel(BaseModel):
                                           opt.norm, opt.init_type, opt.init_gain, self.device)
             self.criterionGAN = networks.GANLoss(opt.gan_mode).to(self.device)
             self.criterionL1 = torch.nn.L1Loss()
-            self.optimizer_G = torch.optim.Adam(self.netG.parameters(), lr=opt.lr, betas=(opt.beta1, 0.999))
-            self.optimizer_D = torch.optim.Adam(self.netD.parameters(), lr=opt.lr, betas=(opt.beta1, 0.999))
+            self.optimizer_G = self.make_adam(self.netG.parameters())
+            self.optimizer_D = self.make_adam(self.netD.parameters())
             self.optimizers = [self.optimizer_G, self.optimizer_D]
 
     def set_input(self, input: dict) -> None:
@@ -45,28 +46,32 @@ class Pix2PixModel(BaseModel):
 
     def backward_D(self) -> None:
         """D sees the fake pair (detached from G) and the real pair; its loss is halved."""
-        pred_fake = self.netD(torch.cat((self.real_A, self.fake_B), 1).detach())
-        self.loss_D_fake = self.criterionGAN(pred_fake, False)
-        pred_real = self.netD(torch.cat((self.real_A, self.real_B), 1))
-        self.loss_D_real = self.criterionGAN(pred_real, True)
-        self.loss_D = (self.loss_D_fake + self.loss_D_real) * 0.5
-        self.loss_D.backward()
+        with self.autocast():
+            pred_fake = self.netD(torch.cat((self.real_A, self.fake_B), 1).detach())
+            self.loss_D_fake = self.criterionGAN(pred_fake, False)
+            pred_real = self.netD(torch.cat((self.real_A, self.real_B), 1))
+            self.loss_D_real = self.criterionGAN(pred_real, True)
+            self.loss_D = (self.loss_D_fake + self.loss_D_real) * 0.5
+        self.scaler.scale(self.loss_D).backward()
 
     def backward_G(self) -> None:
-        """G should fool D and stay close to the target in L1."""
-        pred_fake = self.netD(torch.cat((self.real_A, self.fake_B), 1))
-        self.loss_G_GAN = self.criterionGAN(pred_fake, True)
-        self.loss_G_L1 = self.criterionL1(self.fake_B, self.real_B) * self.opt.lambda_L1
-        self.loss_G = self.loss_G_GAN + self.loss_G_L1
-        self.loss_G.backward()
+        """G should fool D and stay close to the target in L1. D is frozen, so it runs outside DDP, which would wait for its gradients."""
+        with self.autocast():
+            pred_fake = without_ddp(self.netD)(torch.cat((self.real_A, self.fake_B), 1))
+            self.loss_G_GAN = self.criterionGAN(pred_fake, True)
+            self.loss_G_L1 = self.criterionL1(self.fake_B, self.real_B) * self.opt.lambda_L1
+            self.loss_G = self.loss_G_GAN + self.loss_G_L1
+        self.scaler.scale(self.loss_G).backward()
 
     def optimize_parameters(self) -> None:
-        self.forward()
+        with self.autocast():
+            self.forward()
         self.set_requires_grad(self.netD, True)
         self.optimizer_D.zero_grad()
         self.backward_D()
-        self.optimizer_D.step()
+        self.scaler.step(self.optimizer_D)
         self.set_requires_grad(self.netD, False)
         self.optimizer_G.zero_grad()
         self.backward_G()
-        self.optimizer_G.step()
+        self.scaler.step(self.optimizer_G)
+        self.scaler.update()

@@ -4,6 +4,7 @@ import os
 
 import data
 import models
+from options.training_record import adopt_training_architecture
 from util.distributed import is_main_process
 from util.errors import UserError
 from util.util import mkdirs
@@ -42,6 +43,7 @@ class BaseOptions:
         parser.add_argument('--max_dataset_size', type=float, default=float('inf'), help='use at most this many images of the dataset')
         parser.add_argument('--preprocess', type=str, default='resize_and_crop', help='resizing and cropping at load time [resize_and_crop | crop | scale_width | scale_width_and_crop | none]')
         parser.add_argument('--no_flip', action='store_true', help='turn off random horizontal flips')
+        parser.add_argument('--skip_bad_images', action='store_true', help='leave out unreadable image files with a warning instead of stopping')
         parser.add_argument('--display_winsize', type=int, default=256, help='image size in the visdom display and the HTML pages')
         parser.add_argument('--epoch', type=str, default='latest', help='checkpoint to load: an epoch number or latest')
         parser.add_argument('--load_iter', type=int, default=0, help='if above 0, load the checkpoint saved as iter_<load_iter> instead of --epoch')
@@ -105,6 +107,8 @@ class BaseOptions:
         if opt.suffix:
             opt.name = opt.name + '_' + opt.suffix.format(**vars(opt))
         opt.gpu_ids = parse_gpu_ids(opt.gpu_ids)
+        if not self.is_train:
+            adopt_training_architecture(opt, parser, args)
         self.save_options(opt, parser)
         return opt
 

@@ -1,4 +1,4 @@
-"""--continue_train starts from the saved networks and numbers epochs from --epoch_count."""
+"""--continue_train from a reference checkpoint (networks only) starts from them and counts from --epoch_count."""
 import os
 import re
 
@@ -12,16 +12,18 @@ def conv_weights(path: str) -> dict[str, torch.Tensor]:
     return {key: value for key, value in state.items() if key.endswith('weight') and value.dim() == 4}
 
 
-def test_continue_train_loads_saved_networks_and_counts_from_epoch_count(tiny_dataset, tmp_path):
+def test_continue_train_from_networks_only_counts_from_epoch_count(tiny_dataset, tmp_path):
     checkpoints = str(tmp_path / 'checkpoints')
     common = ['--dataroot', tiny_dataset, '--name', 'resume', '--checkpoints_dir', checkpoints, '--print_freq', '4',
               '--no_dropout', *TINY_NET_FLAGS]
     run_entry('train.py', *common, '--n_epochs', '1', '--n_epochs_decay', '0', '--save_epoch_freq', '1')
     saved = {net: conv_weights(os.path.join(checkpoints, 'resume', f'1_net_{net}.pth')) for net in 'GD'}
+    os.remove(os.path.join(checkpoints, 'resume', '1_train_state.pth'))
 
     result = run_entry('train.py', *common, '--continue_train', '--epoch', '1', '--epoch_count', '2',
                        '--n_epochs', '2', '--n_epochs_decay', '0', '--lr', '0', '--save_epoch_freq', '1')
     assert 'loading the model from' in result.stdout and '1_net_G.pth' in result.stdout
+    assert 'resuming the networks only' in result.stdout
     with open(os.path.join(checkpoints, 'resume', 'loss_log.txt')) as log:
         epochs = [int(e) for e in re.findall(r'\(epoch: (\d+),', log.read())]
     assert epochs == [1, 2]

@@ -4,6 +4,7 @@ torchrun sets RANK, LOCAL_RANK and WORLD_SIZE; without them everything here is a
 """
 import hashlib
 import os
+import sys
 
 import torch
 import torch.distributed as dist
@@ -35,7 +36,7 @@ def is_distributed() -> bool:
 
 
 def init_distributed(gpu_ids: list[int]) -> list[int]:
-    """Join the torchrun process group (nccl with CUDA, gloo on CPU); return this rank's --gpu_ids."""
+    """Join the torchrun process group (nccl with CUDA, gloo on CPU), mute stdout off rank 0; return this rank's --gpu_ids."""
     if not launched_by_torchrun() or dist.is_initialized():
         return gpu_ids
     use_cuda = bool(gpu_ids) and torch.cuda.is_available()
@@ -47,6 +48,8 @@ def init_distributed(gpu_ids: list[int]) -> list[int]:
         gpu_ids = [gpu_ids[local_rank]]
         torch.cuda.set_device(gpu_ids[0])
     dist.init_process_group(backend='nccl' if use_cuda else 'gloo')
+    if not is_main_process():
+        sys.stdout = open(os.devnull, 'w')
     return gpu_ids if use_cuda else []
 
 

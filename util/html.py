@@ -2,9 +2,18 @@
 import os
 
 import dominate
-from dominate.tags import a, br, caption, div, h3, img, meta, p, table, td, th, tr
+from dominate.tags import a, br, caption, div, h2, h3, img, meta, p, style, table, td, th, tr
 
 from util.util import mkdirs
+
+PAGE_STYLE = '''
+body { font-family: sans-serif; margin: 16px; }
+table#metrics { border-collapse: collapse; margin-bottom: 8px; }
+table#metrics td, table#metrics th { border: 1px solid #999; padding: 2px 10px; text-align: right; }
+table#metrics tr:last-child td { font-weight: bold; }
+table#metrics caption { text-align: left; font-weight: bold; padding-bottom: 4px; }
+h3 { margin: 18px 0 4px; }
+'''
 
 
 class HTML:
@@ -18,10 +27,12 @@ class HTML:
         self.img_dir = os.path.join(web_dir, 'images')
         mkdirs(self.web_dir, self.img_dir)
         self.doc = dominate.document(title=title)
-        if refresh > 0:
-            with self.doc.head:
+        with self.doc.head:
+            style(PAGE_STYLE)
+            if refresh > 0:
                 meta(http_equiv='refresh', content=str(refresh))
         with self.doc:
+            h2(title)
             self.summary = div(id='summary')
 
     def get_image_dir(self) -> str:
@@ -40,7 +51,7 @@ class HTML:
 
     def add_summary_table(self, table_id: str, title: str, header: list[str], rows: list[list[str]]) -> None:
         with self.summary:
-            with table(id=table_id, border=1, style='border-collapse: collapse; text-align: right;'):
+            with table(id=table_id):
                 caption(title)
                 with tr():
                     for text in header:

@@ -4,7 +4,11 @@ import math
 import os
 
 import numpy as np
+import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from util.html import HTML
+from util.util import tensor2im
 
 FID_NOTE = ('FID not computed: it needs Inception weights that are downloaded on first use, '
             'and this project runs offline; compare PSNR and SSIM instead.')
@@ -30,10 +34,13 @@ class ResultMetrics:
     def __init__(self):
         self.rows: list[tuple[str, float, float]] = []
 
-    def add(self, name: str, fake: np.ndarray, real: np.ndarray) -> tuple[float, float]:
-        psnr, ssim = psnr_ssim(fake, real)
+    def add(self, name: str, visuals: dict[str, torch.Tensor]) -> str:
+        """Score fake_B against real_B when both exist; returns a caption for the page row ('' if not)."""
+        if 'fake_B' not in visuals or 'real_B' not in visuals:
+            return ''
+        psnr, ssim = psnr_ssim(tensor2im(visuals['fake_B']), tensor2im(visuals['real_B']))
         self.rows.append((name, psnr, ssim))
-        return psnr, ssim
+        return f'PSNR {psnr:.2f} dB, SSIM {ssim:.4f}'
 
     def means(self) -> tuple[float, float]:
         return float(np.mean([row[1] for row in self.rows])), float(np.mean([row[2] for row in self.rows]))
@@ -55,8 +62,10 @@ class ResultMetrics:
             json.dump(self.summary(), json_file, indent=2, allow_nan=False)
         return path
 
-    def table_rows(self) -> list[list[str]]:
-        """Rows for the page: one per image, then the means."""
+    def add_to_page(self, webpage: HTML) -> None:
+        """A table at the top of the page: one row per image, then the means; and why FID is absent."""
         psnr_mean, ssim_mean = self.means()
         rows = [[name, f'{psnr:.2f}', f'{ssim:.4f}'] for name, psnr, ssim in self.rows]
-        return rows + [['mean', f'{psnr_mean:.2f}', f'{ssim_mean:.4f}']]
+        rows.append(['mean', f'{psnr_mean:.2f}', f'{ssim_mean:.4f}'])
+        webpage.add_summary_table('metrics', 'fake_B against real_B', ['image', 'PSNR (dB)', 'SSIM'], rows)
+        webpage.add_summary_text(FID_NOTE)

@@ -1,5 +1,6 @@
 """Small helpers shared by the whole project: device choice, tensor-to-image, image saving."""
 import os
+import random
 import warnings
 
 import numpy as np
@@ -44,3 +45,16 @@ def save_image(image: np.ndarray, path: str, aspect_ratio: float = 1.0) -> None:
 def mkdirs(*paths: str) -> None:
     for path in paths:
         os.makedirs(path, exist_ok=True)
+
+
+def seed_everything(seed: int | None) -> None:
+    """Under --seed, seed python, numpy and torch and ask for deterministic algorithms (exact on CPU)."""
+    if seed is None:
+        return
+    os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False

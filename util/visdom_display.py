@@ -2,6 +2,7 @@
 import logging
 import sys
 import time
+from typing import Callable
 
 import numpy as np
 import visdom
@@ -32,9 +33,6 @@ class VisdomDisplay:
         self.vis: visdom.Visdom | None = None
         self.next_attempt = 0.0
         self.warned = False
-        self.loss_x: list[float] = []
-        self.loss_y: list[list[float]] = []
-        self.loss_names: list[str] = []
 
     @property
     def loss_window(self) -> str:
@@ -42,6 +40,10 @@ class VisdomDisplay:
 
     def image_window(self, index: int = 0) -> str:
         return str(self.display_id + 1 + index)
+
+    @property
+    def address(self) -> str:
+        return f'{self.server}:{self.port}'
 
     def connected(self) -> bool:
         """True when a server answers, trying to (re)connect if the last attempt is old enough."""
@@ -60,10 +62,6 @@ class VisdomDisplay:
             self.warned = False
         return True
 
-    @property
-    def address(self) -> str:
-        return f'{self.server}:{self.port}'
-
     def disconnect(self) -> None:
         self.vis = None
         self.next_attempt = time.monotonic() + self.retry_interval
@@ -73,7 +71,7 @@ class VisdomDisplay:
                   f'`python -m visdom.server -port {self.port}`. Training goes on; '
                   f'the display resumes when the server answers.', file=sys.stderr)
 
-    def send(self, draw) -> None:
+    def send(self, draw: Callable[[visdom.Visdom], object]) -> None:
         """Run draw(vis) if connected; a failure drops the connection until the next retry."""
         if not self.connected():
             return
@@ -93,13 +91,9 @@ class VisdomDisplay:
         for index, (label, image) in enumerate(chw.items()):
             self.send(lambda vis: vis.image(image, win=self.image_window(index), opts=dict(title=label)))
 
-    def plot_losses(self, x: float, losses: dict[str, float]) -> None:
-        """Record one point per loss and redraw the whole curve, so a restarted server gets all of it."""
-        self.loss_names = list(losses)
-        self.loss_x.append(x)
-        self.loss_y.append(list(losses.values()))
-        xs = np.tile(np.array(self.loss_x)[:, None], (1, len(self.loss_names)))
-        ys = np.array(self.loss_y)
-        self.send(lambda vis: vis.line(X=xs, Y=ys, win=self.loss_window,
-                                       opts=dict(title=f'{self.title} loss over time', legend=self.loss_names,
+    def plot_losses(self, x: np.ndarray, y: np.ndarray, names: list[str]) -> None:
+        """Draw the whole curve (N points of len(names) losses), so a restarted server gets all of it."""
+        xs = np.tile(x[:, None], (1, len(names)))
+        self.send(lambda vis: vis.line(X=xs, Y=y, win=self.loss_window,
+                                       opts=dict(title=f'{self.title} loss over time', legend=names,
                                                  xlabel='epoch', ylabel='loss')))

@@ -1,21 +1,30 @@
-"""Shows training progress: loss log, training HTML page, live visdom display; saves test results."""
+"""Shows training progress: loss log, training HTML page with a loss curve, live visdom display; saves test results."""
+import math
 import ntpath
 import os
-import sys
 import time
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from util import html
 from util.util import mkdirs, save_image, tensor2im
 
+PAGE_REFRESH_S = 30
+LOSS_CURVE_NAME = 'loss_curve.png'
+
+
+def image_stem(path: str) -> str:
+    """The file name without folder and extension, which names an input's images and rows."""
+    return os.path.splitext(ntpath.basename(path))[0]
+
 
 def save_images(webpage: html.HTML, visuals: dict[str, torch.Tensor], image_path: list[str],
-                aspect_ratio: float = 1.0, width: int = 256) -> None:
-    """Save one input's visuals as <stem>_<label>.png and add them as a row of the page."""
-    stem = os.path.splitext(ntpath.basename(image_path[0]))[0]
-    webpage.add_header(stem)
+                aspect_ratio: float = 1.0, width: int = 256, caption: str = '') -> None:
+    """Save one input's visuals as <stem>_<label>.png and add them as a row of the page, titled stem and caption."""
+    stem = image_stem(image_path[0])
+    webpage.add_header(f'{stem}: {caption}' if caption else stem)
     names, labels = [], []
     for label, image in visuals.items():
         name = f'{stem}_{label}.png'
@@ -25,19 +34,42 @@ def save_images(webpage: html.HTML, visuals: dict[str, torch.Tensor], image_path
     webpage.add_images(names, labels, names, width=width)
 
 
+def save_loss_curve(path: str, xs: list[float], ys: list[list[float]], names: list[str], title: str) -> None:
+    """Plot each loss against fractional epoch in its own panel (their scales differ a lot) into a PNG."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    ncols = min(len(names), 2)
+    nrows = math.ceil(len(names) / ncols)
+    figure = Figure(figsize=(4 * ncols, 2.2 * nrows + 0.4), dpi=80)
+    FigureCanvasAgg(figure)
+    figure.suptitle(title)
+    for column, (name, axes) in enumerate(zip(names, figure.subplots(nrows, ncols, squeeze=False).flat)):
+        axes.plot(xs, [y[column] for y in ys], color=f'C{column}', marker='.' if len(xs) < 50 else None)
+        axes.set_title(name, fontsize='medium')
+        axes.set_xlabel('epoch')
+        axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path)
+
+
 class Visualizer:
     """Writes loss_log.txt, the training page under <checkpoints_dir>/<name>/web/, and the visdom display."""
 
     def __init__(self, opt):
         self.opt = opt
-        self.display_id = opt.display_id if opt.isTrain else 0
         self.use_html = opt.isTrain and not opt.no_html
         self.win_size = opt.display_winsize
         self.name = opt.name
         self.saved = False
-        self.vis = None
-        if self.display_id > 0:
-            self.connect_visdom()
+        self.loss_x: list[float] = []
+        self.loss_y: list[list[float]] = []
+        self.loss_names: list[str] = []
+        self.display = None
+        if opt.isTrain and opt.display_id > 0:
+            from util.visdom_display import VisdomDisplay
+            self.display = VisdomDisplay(opt.display_server, opt.display_port, opt.display_env,
+                                         opt.display_id, opt.display_ncols, opt.name)
         if self.use_html:
             self.web_dir = os.path.join(opt.checkpoints_dir, opt.name, 'web')
             self.img_dir = os.path.join(self.web_dir, 'images')
@@ -46,33 +78,27 @@ class Visualizer:
         with open(self.log_name, 'a') as log_file:
             log_file.write(f'================ Training Loss ({time.strftime("%c")}) ================\n')
 
-    def connect_visdom(self) -> None:
-        import visdom
-        self.vis = visdom.Visdom(server=self.opt.display_server, port=self.opt.display_port,
-                                 env=self.opt.display_env, raise_exceptions=False)
-        if not self.vis.check_connection():
-            print(f'warning: no visdom server at {self.opt.display_server}:{self.opt.display_port}; '
-                  f'start one with `python -m visdom.server -p {self.opt.display_port}`. Training goes on.',
-                  file=sys.stderr)
-            self.vis = None
-
     def reset(self) -> None:
         self.saved = False
 
     def display_current_results(self, visuals: dict[str, torch.Tensor], epoch: int, save_result: bool) -> None:
-        """Show the visuals in visdom and, when asked, save them to the training page."""
-        if self.vis is not None:
-            images = [tensor2im(image).transpose([2, 0, 1]) for image in visuals.values()]
-            self.vis.images(images, nrow=max(self.opt.display_ncols, 1), win=self.display_id + 1,
-                            opts=dict(title=self.name + ' images'))
+        """Show the visuals in visdom and, when asked (or first in an epoch), save them to the training page."""
+        images = {label: tensor2im(image) for label, image in visuals.items()}
+        if self.display is not None:
+            self.display.show_images(images)
         if self.use_html and (save_result or not self.saved):
             self.saved = True
-            for label, image in visuals.items():
-                save_image(tensor2im(image), os.path.join(self.img_dir, f'epoch{epoch:03d}_{label}.png'))
-            self.write_training_page(epoch, list(visuals))
+            for label, image in images.items():
+                save_image(image, os.path.join(self.img_dir, f'epoch{epoch:03d}_{label}.png'))
+            self.write_training_page(epoch, list(images))
 
     def write_training_page(self, last_epoch: int, labels: list[str]) -> None:
-        webpage = html.HTML(self.web_dir, f'Experiment name = {self.name}', refresh=1)
+        """The loss curve on top, then each epoch's saved visuals, newest first."""
+        webpage = html.HTML(self.web_dir, f'Experiment name = {self.name}', refresh=PAGE_REFRESH_S)
+        if self.loss_x:
+            save_loss_curve(os.path.join(self.img_dir, LOSS_CURVE_NAME), self.loss_x, self.loss_y,
+                            self.loss_names, f'{self.name} loss over time')
+            webpage.add_summary_image(LOSS_CURVE_NAME, width=640)
         for epoch in range(last_epoch, 0, -1):
             names = [f'epoch{epoch:03d}_{label}.png' for label in labels]
             if not all(os.path.exists(os.path.join(self.img_dir, name)) for name in names):
@@ -82,17 +108,16 @@ class Visualizer:
         webpage.save()
 
     def plot_current_losses(self, epoch: int, counter_ratio: float, losses: dict[str, float]) -> None:
-        """Append a point per loss to the visdom line plot."""
-        if self.vis is None:
-            return
-        x = np.array([[epoch + counter_ratio] * len(losses)])
-        y = np.array([list(losses.values())])
-        self.vis.line(X=x, Y=y, win=self.display_id, update='append',
-                      opts=dict(title=self.name + ' loss over time', legend=list(losses), xlabel='epoch', ylabel='loss'))
+        """Record one point per loss at fractional epoch `epoch + counter_ratio` and redraw the visdom plot."""
+        self.loss_names = list(losses)
+        self.loss_x.append(epoch + counter_ratio)
+        self.loss_y.append(list(losses.values()))
+        if self.display is not None:
+            self.display.plot_losses(np.array(self.loss_x), np.array(self.loss_y), self.loss_names)
 
     def print_current_losses(self, epoch: int, iters: int, losses: dict[str, float], t_comp: float, t_data: float) -> None:
         message = f'(epoch: {epoch}, iters: {iters}, time: {t_comp:.3f}, data: {t_data:.3f}) '
         message += ' '.join(f'{name}: {value:.3f}' for name, value in losses.items())
-        print(message)
+        tqdm.write(message)
         with open(self.log_name, 'a') as log_file:
             log_file.write(message + '\n')

@@ -1,0 +1,65 @@
+"""--amp on CPU (bfloat16): training losses stay finite and inference agrees with fp32 within a stated tolerance."""
+import math
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import torch
+from PIL import Image
+
+from models import create_model
+from options.test_options import TestOptions
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Generator outputs lie in [-1, 1]; bf16 keeps 8 bits of mantissa through a 7-level U-Net.
+MAX_ABS_DIFF = 0.08
+MEAN_ABS_DIFF = 0.01
+TINY = ['--netG', 'unet_128', '--ngf', '8', '--ndf', '8', '--load_size', '128', '--crop_size', '128',
+        '--gpu_ids', '-1', '--display_id', '0', '--num_threads', '0']
+
+
+def make_aligned_dataset(root: str, count: int = 3) -> None:
+    rng = np.random.default_rng(1)
+    for phase in ('train', 'test'):
+        os.makedirs(os.path.join(root, phase))
+        for i in range(count):
+            Image.fromarray(rng.integers(0, 256, (32, 64, 3), dtype=np.uint8)).save(os.path.join(root, phase, f'{i}.png'))
+
+
+def train_with_amp(tmp_path) -> str:
+    make_aligned_dataset(str(tmp_path / 'data'))
+    command = [sys.executable, 'train.py', '--dataroot', str(tmp_path / 'data'), '--checkpoints_dir', str(tmp_path / 'ckpt'),
+               '--name', 'amp', '--amp', '--n_epochs', '2', '--n_epochs_decay', '0', '--print_freq', '1',
+               '--init_type', 'kaiming', *TINY]  # kaiming: outputs span [-1, 1], so the fp32 comparison means something
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return (tmp_path / 'ckpt' / 'amp' / 'loss_log.txt').read_text()
+
+
+def generator_output(tmp_path, amp: bool, image: torch.Tensor) -> torch.Tensor:
+    args = ['--dataroot', str(tmp_path / 'data'), '--checkpoints_dir', str(tmp_path / 'ckpt'), '--name', 'amp',
+            '--results_dir', str(tmp_path / 'results'), '--model', 'pix2pix', '--eval', *TINY] + (['--amp'] if amp else [])
+    model = create_model(TestOptions().parse(args))
+    model.setup(model.opt)
+    model.eval()
+    model.set_input({'A': image, 'B': image, 'A_paths': ['x.png'], 'B_paths': ['x.png']})
+    model.test()
+    return model.fake_B.float()
+
+
+def test_amp_training_losses_are_finite_and_inference_matches_fp32(tmp_path):
+    log = train_with_amp(tmp_path)
+    losses = [float(value) for value in re.findall(r'(?:G_GAN|G_L1|D_real|D_fake): (\S+)', log)]
+    assert len(losses) == 4 * 2 * 3
+    assert all(math.isfinite(value) for value in losses)
+
+    image = torch.rand(1, 3, 128, 128, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    fp32 = generator_output(tmp_path, amp=False, image=image)
+    bf16 = generator_output(tmp_path, amp=True, image=image)
+    assert fp32.std().item() > 0.3, 'outputs near zero would make the comparison meaningless'
+    difference = (fp32 - bf16).abs()
+    assert difference.max().item() < MAX_ABS_DIFF
+    assert difference.mean().item() < MEAN_ABS_DIFF
+    assert not torch.equal(fp32, bf16)

@@ -1,0 +1,104 @@
+"""The training page and the test page, as a person sees them in Chromium, and the numbers in metrics.json."""
+import json
+import math
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from skimage.metrics import structural_similarity
+
+from tiny_runs import IMAGE_SIDE, TINY_NET, artifacts_dir, make_aligned_dataset, run_script
+
+TEST_IMAGES = 3
+WINSIZE = 96
+CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+                  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+                  '--disable-dev-shm-usage', '--window-size=1200,1000']
+
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory) -> dict[str, Path]:
+    """Train two short epochs with the training page on, then test; return both page folders."""
+    root = tmp_path_factory.mktemp('pages')
+    dataroot = make_aligned_dataset(root / 'data', {'train': 4, 'test': TEST_IMAGES})
+    common = ['--dataroot', str(dataroot), '--name', 'pages', '--checkpoints_dir', str(root / 'checkpoints'),
+              *TINY_NET, '--display_winsize', str(WINSIZE)]
+    run_script('train.py', [*common, '--n_epochs', '1', '--n_epochs_decay', '1', '--display_id', '0',
+                            '--print_freq', '1', '--display_freq', '2', '--update_html_freq', '2'], root)
+    run_script('test.py', [*common, '--results_dir', str(root / 'results')], root)
+    run_script('test.py', [*common, '--results_dir', str(root / 'wide'), '--aspect_ratio', '2', '--num_test', '1'], root)
+    return {'train': root / 'checkpoints' / 'pages' / 'web', 'test': root / 'results' / 'pages' / 'test_latest',
+            'wide': root / 'wide' / 'pages' / 'test_latest'}
+
+
+@pytest.fixture(scope='module')
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = '/usr/bin/chromium'
+    profile = tempfile.mkdtemp(prefix='chromium-profile-')
+    for flag in [*CHROMIUM_FLAGS, f'--user-data-dir={profile}']:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service('/usr/bin/chromedriver'), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def open_page(browser, folder: Path, screenshot: str) -> list[dict]:
+    """Load index.html, save a screenshot as an artifact, and return every image's state."""
+    browser.get((folder / 'index.html').as_uri())
+    browser.save_screenshot(str(artifacts_dir() / screenshot))
+    return browser.execute_script(
+        'return Array.from(document.images).map(i => ({src: i.src, complete: i.complete, '
+        'naturalWidth: i.naturalWidth, naturalHeight: i.naturalHeight, width: i.width}));')
+
+
+def test_training_page_shows_loss_curve_and_epochs_newest_first(runs, browser):
+    images = open_page(browser, runs['train'], 'training_page.png')
+    sources = [Path(image['src']).name for image in images]
+    assert sources[0] == 'loss_curve.png'
+    assert sources[1:] == [f'epoch{epoch:03d}_{label}.png' for epoch in (2, 1) for label in ('real_A', 'fake_B', 'real_B')]
+    assert all(image['complete'] and image['naturalWidth'] > 0 for image in images), images
+    headers = [element.text for element in browser.find_elements(By.TAG_NAME, 'h3')]
+    assert headers == ['epoch [2]', 'epoch [1]']
+
+
+def test_test_page_shows_every_result_and_the_metrics_table(runs, browser):
+    images = open_page(browser, runs['test'], 'test_page.png')
+    assert len(images) == 3 * TEST_IMAGES
+    assert all(image['complete'] and image['naturalWidth'] > 0 for image in images), images
+    assert all(image['width'] == WINSIZE for image in images)
+    rows = browser.find_elements(By.CSS_SELECTOR, 'table#metrics tr')
+    assert [cell.text for cell in rows[0].find_elements(By.TAG_NAME, 'th')] == ['image', 'PSNR (dB)', 'SSIM']
+    assert [row.find_element(By.TAG_NAME, 'td').text for row in rows[1:]] == ['0', '1', '2', 'mean']
+    assert 'FID not computed' in browser.find_element(By.ID, 'summary').text
+
+
+def test_aspect_ratio_stretches_saved_results(runs, browser):
+    images = open_page(browser, runs['wide'], 'test_page_aspect_ratio_2.png')
+    assert all(image['naturalWidth'] == 2 * IMAGE_SIDE and image['naturalHeight'] == IMAGE_SIDE for image in images)
+
+
+def psnr(fake: np.ndarray, real: np.ndarray) -> float:
+    mse = np.mean((fake.astype(np.float64) - real.astype(np.float64)) ** 2)
+    return 10 * math.log10(255.0 ** 2 / mse)
+
+
+def test_metrics_json_matches_psnr_and_ssim_recomputed_from_the_saved_images(runs):
+    metrics = json.loads((runs['test'] / 'metrics.json').read_text())
+    assert metrics['count'] == TEST_IMAGES and metrics['fid'] is None
+    for entry in metrics['images']:
+        fake = np.asarray(Image.open(runs['test'] / 'images' / f'{entry["name"]}_fake_B.png').convert('RGB'))
+        real = np.asarray(Image.open(runs['test'] / 'images' / f'{entry["name"]}_real_B.png').convert('RGB'))
+        assert entry['psnr'] == pytest.approx(psnr(fake, real), abs=1e-4)
+        ssim = structural_similarity(real, fake, data_range=255, channel_axis=2, win_size=7)
+        assert entry['ssim'] == pytest.approx(ssim, abs=1e-4)
+    assert metrics['psnr_mean'] == pytest.approx(np.mean([entry['psnr'] for entry in metrics['images']]), abs=1e-4)
+    assert metrics['ssim_mean'] == pytest.approx(np.mean([entry['ssim'] for entry in metrics['images']]), abs=1e-4)

@@ -1,0 +1,95 @@
+"""Export a trained generator as TorchScript and ONNX, in inference mode (as test.py --eval runs it).
+
+Example:
+    python -m util.export --name facades_pix2pix --direction BtoA
+writes <checkpoints_dir>/<name>/<epoch>_net_G.torchscript.pt and <epoch>_net_G.onnx (when onnx is installed).
+"""
+import argparse
+import importlib.util
+import os
+import warnings
+
+import torch
+import torch.nn as nn
+
+from models import networks
+from models.base_model import check_state_dict_matches
+from util.checkpoint import load_checkpoint
+from util.errors import UserError, report_user_errors
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--name', type=str, default='experiment_name', help='experiment name under --checkpoints_dir')
+    parser.add_argument('--checkpoints_dir', type=str, default='./checkpoints', help='where experiments keep checkpoints')
+    parser.add_argument('--epoch', type=str, default='latest', help='checkpoint to export: an epoch number or latest')
+    parser.add_argument('--netG', type=str, default='unet_256', help='generator the checkpoint was trained with')
+    parser.add_argument('--ngf', type=int, default=64, help='generator filters in the last conv layer')
+    parser.add_argument('--norm', type=str, default='batch', help='normalization layer [instance | batch | none | syncbatch]')
+    parser.add_argument('--input_nc', type=int, default=3, help='channels of the input image')
+    parser.add_argument('--output_nc', type=int, default=3, help='channels of the output image')
+    parser.add_argument('--direction', type=str, default='AtoB', help='AtoB or BtoA: swaps --input_nc and --output_nc as in training')
+    parser.add_argument('--crop_size', type=int, default=256, help='side of the example input the export is traced with')
+    parser.add_argument('--out_dir', type=str, default=None, help='where to write the files; default: the experiment folder')
+    return parser
+
+
+def load_generator(opt: argparse.Namespace) -> nn.Module:
+    """The generator of <checkpoints_dir>/<name>/<epoch>_net_G.pth in eval mode on the CPU."""
+    input_nc, output_nc = (opt.output_nc, opt.input_nc) if opt.direction == 'BtoA' else (opt.input_nc, opt.output_nc)
+    net = networks.define_G(input_nc, output_nc, opt.ngf, opt.netG, opt.norm, use_dropout=False)
+    path = os.path.join(opt.checkpoints_dir, opt.name, f'{opt.epoch}_net_G.pth')
+    state = load_checkpoint(path)
+    check_state_dict_matches(net, state, path)
+    net.load_state_dict(state)
+    return net.eval()
+
+
+def export_torchscript(net: nn.Module, example: torch.Tensor, path: str) -> None:
+    """Traced, so the U-Net's image-side check is fixed at trace time (hence its TracerWarning is muted)."""
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter('ignore', torch.jit.TracerWarning)
+        torch.jit.trace(net, example).save(path)
+
+
+def export_onnx(net: nn.Module, example: torch.Tensor, path: str) -> None:
+    """ONNX with a free batch dimension; the sides stay those of `example`."""
+    batch = torch.export.Dim('batch', min=1, max=1024)
+    torch.onnx.export(net, (example,), path, input_names=['input'], output_names=['output'],
+                      dynamic_shapes={'x': {0: batch}}, dynamo=True, external_data=False, verbose=False)
+
+
+def onnx_available() -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in ('onnx', 'onnxscript'))
+
+
+def export_generator(opt: argparse.Namespace) -> list[str]:
+    """Write the TorchScript file and, where onnx is installed, the ONNX file; return their paths."""
+    net = load_generator(opt)
+    input_nc = opt.output_nc if opt.direction == 'BtoA' else opt.input_nc
+    example = torch.randn(1, input_nc, opt.crop_size, opt.crop_size)
+    out_dir = opt.out_dir or os.path.join(opt.checkpoints_dir, opt.name)
+    os.makedirs(out_dir, exist_ok=True)
+    stem = os.path.join(out_dir, f'{opt.epoch}_net_G')
+    paths = [stem + '.torchscript.pt']
+    export_torchscript(net, example, paths[0])
+    if onnx_available():
+        paths.append(stem + '.onnx')
+        export_onnx(net, example, paths[1])
+    else:
+        print('onnx or onnxscript is not installed: skipped the ONNX export (pip install onnx onnxscript)')
+    return paths
+
+
+@report_user_errors
+def main() -> None:
+    opt = make_parser().parse_args()
+    if opt.crop_size <= 0:
+        raise UserError(f'--crop_size {opt.crop_size}: must be a positive image side')
+    for path in export_generator(opt):
+        print(f'wrote {path}')
+
+
+if __name__ == '__main__':
+    main()
