@@ -37,7 +37,8 @@ def main() -> None:
     stop = StopRequest()
     total_iters = progress.total_iters
     epochs = range(progress.epoch, opt.n_epochs + opt.n_epochs_decay + 1)
-    for epoch in tqdm(epochs, desc='epochs', unit='epoch', disable=None):
+    quiet_bars = None if is_logger else True
+    for epoch in tqdm(epochs, desc='epochs', unit='epoch', disable=quiet_bars):
         epoch_start_time = time.time()
         iter_data_time = time.time()
         epoch_iter = progress.epoch_iter if epoch == progress.epoch else 0
@@ -45,7 +46,7 @@ def main() -> None:
         if is_logger:
             visualizer.reset()
         for data in tqdm(dataset, desc=f'epoch {epoch}', total=math.ceil(dataset_size / opt.batch_size),
-                         unit='batch', leave=False, disable=None):
+                         initial=epoch_iter // opt.batch_size, unit='batch', leave=False, disable=quiet_bars):
             iter_start_time = time.time()
             t_data = iter_start_time - iter_data_time
             total_iters += opt.batch_size
