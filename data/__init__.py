@@ -1,5 +1,4 @@
 """Datasets found by name: --dataset_mode X loads class XDataset from data/X_dataset.py."""
-import importlib
 import os
 import random
 import signal
@@ -10,23 +9,11 @@ from data.base_dataset import BaseDataset
 from data.sampler import EpochSampler
 from util import distributed
 from util.errors import UserError
-
-
-def available_dataset_modes() -> list[str]:
-    folder = os.path.dirname(__file__)
-    return sorted(name[:-len('_dataset.py')] for name in os.listdir(folder)
-                  if name.endswith('_dataset.py') and name != 'base_dataset.py')
+from util.registry import find_class
 
 
 def find_dataset_using_name(dataset_name: str) -> type[BaseDataset]:
-    if dataset_name not in available_dataset_modes():
-        raise UserError(f'--dataset_mode {dataset_name!r} is unknown; choose one of: {", ".join(available_dataset_modes())}')
-    module = importlib.import_module(f'data.{dataset_name}_dataset')
-    class_name = dataset_name.replace('_', '') + 'dataset'
-    for name, cls in vars(module).items():
-        if name.lower() == class_name and isinstance(cls, type) and issubclass(cls, BaseDataset):
-            return cls
-    raise UserError(f'data/{dataset_name}_dataset.py must define a BaseDataset subclass named {class_name} (any case)')
+    return find_class('data', os.path.dirname(__file__), 'dataset', dataset_name, BaseDataset, '--dataset_mode')
 
 
 def get_option_setter(dataset_name: str):

@@ -9,12 +9,9 @@ set -euo pipefail
 readonly SCRIPT=download_pix2pix_dataset.sh
 readonly VALID_NAMES="cityscapes night2day edges2handbags edges2shoes facades maps"
 readonly BASE_URL="${PIX2PIX_DATASET_URL:-http://efrosgans.eecs.berkeley.edu/pix2pix/datasets}"
+# shellcheck source=scripts/download_common.sh
+source "$(dirname "$0")/../scripts/download_common.sh"
 readonly ROOT=./datasets
-
-fail() {
-  echo "$SCRIPT: error: $*" >&2
-  exit 1
-}
 
 check_name() {
   local name=$1
@@ -23,18 +20,6 @@ check_name() {
     fail "unknown dataset '$name'; valid names: ${VALID_NAMES// /, }"
   [[ $name != cityscapes ]] ||
     fail "cityscapes cannot be redistributed (license); download gtFine_trainvaltest.zip and leftImg8bit_trainvaltest.zip from https://cityscapes-dataset.com and pair them with datasets/combine_A_and_B.py"
-}
-
-# fetch URL DEST: download with curl (or wget); on failure prints the tool's reason on stdout.
-fetch() {
-  local url=$1 dest=$2
-  if ! command -v curl >/dev/null; then
-    wget --quiet --output-document "$dest" "$url" || { echo "wget exit status $?"; return 1; }
-  elif [[ -t 2 ]]; then
-    curl --fail --location --progress-bar --output "$dest" "$url"
-  else
-    curl --fail --location --silent --show-error --output "$dest" "$url" 2>&1
-  fi
 }
 
 main() {

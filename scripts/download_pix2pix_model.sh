@@ -9,30 +9,15 @@ set -euo pipefail
 readonly SCRIPT=download_pix2pix_model.sh
 readonly VALID_NAMES="edges2shoes sat2map map2sat facades_label2photo day2night"
 readonly BASE_URL="${PIX2PIX_MODEL_URL:-http://efrosgans.eecs.berkeley.edu/pix2pix/models-pytorch}"
+# shellcheck source=scripts/download_common.sh
+source "$(dirname "$0")/download_common.sh"
 readonly ROOT=./checkpoints
-
-fail() {
-  echo "$SCRIPT: error: $*" >&2
-  exit 1
-}
 
 check_name() {
   local name=$1
   [[ -n $name ]] || fail "usage: bash ./scripts/$SCRIPT NAME, where NAME is one of: ${VALID_NAMES// /, }"
   [[ " $VALID_NAMES " == *" $name "* ]] ||
     fail "unknown model '$name'; valid names: ${VALID_NAMES// /, }"
-}
-
-# fetch URL DEST: download with curl (or wget); on failure prints the tool's reason on stdout.
-fetch() {
-  local url=$1 dest=$2
-  if ! command -v curl >/dev/null; then
-    wget --quiet --output-document "$dest" "$url" || { echo "wget exit status $?"; return 1; }
-  elif [[ -t 2 ]]; then
-    curl --fail --location --progress-bar --output "$dest" "$url"
-  else
-    curl --fail --location --silent --show-error --output "$dest" "$url" 2>&1
-  fi
 }
 
 main() {

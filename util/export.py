@@ -1,7 +1,7 @@
 """Export a trained generator as TorchScript and ONNX, in inference mode (as test.py --eval runs it).
 
 Example:
-    python -m util.export --name facades_pix2pix --direction BtoA
+    python -m util.export --name facades_pix2pix
 writes <checkpoints_dir>/<name>/<epoch>_net_G.torchscript.pt and <epoch>_net_G.onnx (when onnx is installed).
 """
 import argparse
@@ -29,7 +29,6 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument('--norm', type=str, default='batch', help='normalization layer [instance | batch | none | syncbatch]')
     parser.add_argument('--input_nc', type=int, default=3, help='channels of the input image')
     parser.add_argument('--output_nc', type=int, default=3, help='channels of the output image')
-    parser.add_argument('--direction', type=str, default='AtoB', help='AtoB or BtoA: swaps --input_nc and --output_nc as in training')
     parser.add_argument('--crop_size', type=int, default=256, help='side of the example input the export is traced with')
     parser.add_argument('--out_dir', type=str, default=None, help='where to write the files; default: the experiment folder')
     return parser
@@ -37,8 +36,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 def load_generator(opt: argparse.Namespace) -> nn.Module:
     """The generator of <checkpoints_dir>/<name>/<epoch>_net_G.pth in eval mode on the CPU."""
-    input_nc, output_nc = (opt.output_nc, opt.input_nc) if opt.direction == 'BtoA' else (opt.input_nc, opt.output_nc)
-    net = networks.define_G(input_nc, output_nc, opt.ngf, opt.netG, opt.norm, use_dropout=False)
+    net = networks.define_G(opt.input_nc, opt.output_nc, opt.ngf, opt.netG, opt.norm, use_dropout=False)
     path = os.path.join(opt.checkpoints_dir, opt.name, f'{opt.epoch}_net_G.pth')
     state = load_checkpoint(path)
     check_state_dict_matches(net, state, path)
@@ -67,8 +65,7 @@ def onnx_available() -> bool:
 def export_generator(opt: argparse.Namespace) -> list[str]:
     """Write the TorchScript file and, where onnx is installed, the ONNX file; return their paths."""
     net = load_generator(opt)
-    input_nc = opt.output_nc if opt.direction == 'BtoA' else opt.input_nc
-    example = torch.randn(1, input_nc, opt.crop_size, opt.crop_size)
+    example = torch.randn(1, opt.input_nc, opt.crop_size, opt.crop_size)
     out_dir = opt.out_dir or os.path.join(opt.checkpoints_dir, opt.name)
     os.makedirs(out_dir, exist_ok=True)
     stem = os.path.join(out_dir, f'{opt.epoch}_net_G')
