@@ -20,11 +20,6 @@ from util.visualizer import image_stem, save_images
 @report_user_errors
 def main() -> None:
     opt = TestOptions().parse()
-    opt.num_threads = 0
-    opt.batch_size = 1
-    opt.serial_batches = True
-    opt.no_flip = True
-    opt.display_id = -1
     dataset = create_dataset(opt)
     model = create_model(opt)
     model.setup(opt)

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from typing import Callable
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -103,25 +104,30 @@ def reset_cpu_high_water() -> None:
         pass
 
 
-def time_train(model: BaseModel, batch: dict, iters: int, device: str) -> float:
+def timed(step: Callable[[], None], times: int, device: str) -> float:
+    """Seconds for `times` calls of `step`, with the device synchronized before and after."""
     synchronize(device)
     start = time.perf_counter()
-    for _ in range(iters):
-        model.set_input(batch)
-        model.optimize_parameters()
+    for _ in range(times):
+        step()
     synchronize(device)
     return time.perf_counter() - start
+
+
+def time_train(model: BaseModel, batch: dict, iters: int, device: str) -> float:
+    def step() -> None:
+        model.set_input(batch)
+        model.optimize_parameters()
+    return timed(step, iters, device)
 
 
 def time_test(model: BaseModel, batch: dict, images: int, device: str) -> float:
     single = {key: value[:1] for key, value in batch.items()}
-    synchronize(device)
-    start = time.perf_counter()
-    for _ in range(images):
+
+    def step() -> None:
         model.set_input(single)
         model.test()
-    synchronize(device)
-    return time.perf_counter() - start
+    return timed(step, images, device)
 
 
 def make_batch(batch_size: int, device: str) -> dict:

@@ -119,12 +119,16 @@ class BaseModel(ABC):
     def checkpoint_path(self, epoch: str | int, name: str) -> str:
         return os.path.join(self.save_dir, f'{epoch}_net_{name}.pth')
 
+    def network_state_dicts(self) -> dict[str, dict[str, torch.Tensor]]:
+        """Each network's plain CPU state_dict, unwrapped from DDP and compile, with the reference's keys."""
+        return {name: {key: value.detach().cpu() for key, value in distributed.unwrap(net).state_dict().items()}
+                for name, net in self.networks().items()}
+
     def save_networks(self, epoch: str | int) -> None:
         """Rank 0 saves each network's plain CPU state_dict as <epoch>_net_<name>.pth, the reference's format."""
         if not distributed.is_main_process():
             return
-        for name, net in self.networks().items():
-            state = {key: value.detach().cpu() for key, value in distributed.unwrap(net).state_dict().items()}
+        for name, state in self.network_state_dicts().items():
             atomic_save(state, self.checkpoint_path(epoch, name))
 
     def load_networks(self, epoch: str | int) -> None:

@@ -16,3 +16,9 @@ class TestOptions(BaseOptions):
         parser.add_argument('--num_test', type=int, default=50, help='how many test images to run')
         parser.set_defaults(load_size=parser.get_default('crop_size'))
         return parser
+
+    def parse(self, args: list[str] | None = None) -> argparse.Namespace:
+        """As the reference's test.py: one image at a time, in order, unflipped, loaded in the main process, no display."""
+        opt = super().parse(args)
+        opt.num_threads, opt.batch_size, opt.serial_batches, opt.no_flip, opt.display_id = 0, 1, True, True, -1
+        return opt

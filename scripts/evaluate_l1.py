@@ -33,7 +33,6 @@ def mean_l1(model, dataset, limit: int) -> float:
 @report_user_errors
 def main() -> None:
     opt = TestOptions().parse()
-    opt.num_threads, opt.batch_size, opt.serial_batches, opt.no_flip, opt.display_id = 0, 1, True, True, -1
     dataset = create_dataset(opt)
     torch.manual_seed(0)
     untrained = create_model(opt)

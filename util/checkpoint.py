@@ -23,14 +23,13 @@ def atomic_save(obj, path: str) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_path, path)
-    except (OSError, RuntimeError) as err:  # torch.save reports a failed write as a RuntimeError
+    except BaseException as err:
         os.unlink(tmp_path)
+        if not isinstance(err, (OSError, RuntimeError)):  # torch.save reports a failed write as a RuntimeError
+            raise
         reason = err.strerror if isinstance(err, OSError) else 'the write failed'
         raise UserError(f'cannot write checkpoint {path}: {reason}; free space or choose another --checkpoints_dir; '
                         'earlier checkpoints are intact') from err
-    except BaseException:
-        os.unlink(tmp_path)
-        raise
 
 
 def current_umask() -> int:

@@ -30,8 +30,7 @@ def save_checkpoint(model, dataset, label: str | int, progress: Progress, opt) -
     state = {
         'progress': asdict(progress),
         'epoch_count': opt.epoch_count,
-        'networks': {name: {key: value.detach().cpu() for key, value in distributed.unwrap(net).state_dict().items()}
-                     for name, net in model.networks().items()},
+        'networks': model.network_state_dicts(),
         'optimizers': [optimizer.state_dict() for optimizer in model.optimizers],
         'schedulers': [scheduler.state_dict() for scheduler in model.schedulers],
         'scaler': model.scaler.state_dict(),
