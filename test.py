@@ -19,10 +19,12 @@ from util.visualizer import image_stem, save_images
 
 @report_user_errors
 def main() -> None:
-    opt = TestOptions().parse()
+    options = TestOptions()
+    opt = options.parse()
     dataset = create_dataset(opt)
     model = create_model(opt)
     model.setup(opt)
+    options.save(opt)
     web_dir = os.path.join(opt.results_dir, opt.name, f'{opt.phase}_{opt.epoch}')
     if opt.load_iter > 0:
         web_dir = f'{web_dir}_iter{opt.load_iter}'
@@ -46,8 +48,8 @@ def main() -> None:
     images.close()
     if metrics.rows:
         metrics.add_to_page(webpage)
-        psnr_mean, ssim_mean = metrics.means()
-        print(f'mean PSNR {psnr_mean:.2f} dB, mean SSIM {ssim_mean:.4f} over {len(metrics.rows)} images: '
+        l1_mean, psnr_mean, ssim_mean = metrics.means()
+        print(f'mean L1 {l1_mean:.4f}, PSNR {psnr_mean:.2f} dB, SSIM {ssim_mean:.4f} over {len(metrics.rows)} images: '
               f'{metrics.write_json(web_dir)}')
     print(f'results page: {webpage.save()}')
 

@@ -2,6 +2,7 @@
 
 Example:
     python train.py --dataroot ./datasets/facades --name facades_pix2pix --model pix2pix --direction BtoA
+Signals: SIGINT/SIGTERM/SIGHUP save `latest` and stop (exit 130/143/129); SIGUSR1 saves `latest` and goes on.
 """
 import math
 import time
@@ -10,76 +11,112 @@ from tqdm import tqdm
 
 from data import create_dataset
 from models import create_model
+from models.networks import generator_size_multiple
 from options.train_options import TrainOptions
-from util import distributed
+from util import checkpoint, distributed
+from util.checkpoint import Progress
 from util.errors import report_user_errors
-from util.interrupt import StopRequest
-from util.preflight import check_norm_can_train, explain_batch_norm_errors
-from util.training_state import Progress, resume, save_checkpoint
-from util.util import seed_everything
+from util.interrupt import TrainingSignals
+from util.preflight import check_training_setup, explain_batch_norm_errors
+from util.rng import seed_everything
+from util.validation import Validation
 from util.visualizer import Visualizer
 
 
 @report_user_errors
 def main() -> None:
-    opt = TrainOptions().parse()
+    signals = TrainingSignals()
+    options = TrainOptions()
+    opt = options.parse()
     opt.gpu_ids = distributed.init_distributed(opt.gpu_ids)
     seed_everything(opt.seed)
-    check_norm_can_train(opt)
+    check_training_setup(opt, generator_size_multiple(opt.netG))
+    if distributed.is_main_process():
+        checkpoint.remove_stale_temporaries(checkpoint.experiment_dir(opt))
     dataset = create_dataset(opt)
-    dataset_size = len(dataset)
-    print(f'The number of training images = {dataset_size}')
+    print(f'The number of training images = {len(dataset)}')
+    validation = Validation.create(opt)
+    if validation:
+        print(f'validating every {opt.val_freq} epoch(s) on {len(validation.dataset)} images of {validation.folder}')
     model = create_model(opt)
     model.setup(opt)
+    options.save(opt)
     is_logger = distributed.is_main_process()
     visualizer = Visualizer(opt) if is_logger else None
-    progress = resume(model, dataset, opt) if opt.continue_train else Progress(opt.epoch_count)
-    stop = StopRequest()
-    total_iters = progress.total_iters
-    epochs = range(progress.epoch, opt.n_epochs + opt.n_epochs_decay + 1)
+    progress = checkpoint.resume(model, dataset, opt) if opt.continue_train else Progress(opt.epoch_count)
+
+    def save(label: str | int) -> None:
+        checkpoint.save_checkpoint(model, dataset, label, progress, opt)
+
+    def answer_signals() -> None:
+        """Save `latest` on SIGUSR1 and go on; save it and exit on a stop signal."""
+        stop_signal, save_requested = signals.poll()
+        if stop_signal or save_requested:
+            save('latest')
+            where = f'at epoch {progress.epoch}, {progress.epoch_iter} images into it'
+            if stop_signal:
+                signals.exit(stop_signal, where)
+            print(f'saved latest {where} (SIGUSR1); training goes on')
+
+    answer_signals()
+    last_epoch = opt.n_epochs + opt.n_epochs_decay
     quiet_bars = None if is_logger else True
-    for epoch in tqdm(epochs, desc='epochs', unit='epoch', disable=quiet_bars):
+    for epoch in tqdm(range(progress.epoch, last_epoch + 1), desc='epochs', unit='epoch', disable=quiet_bars):
         epoch_start_time = time.time()
         iter_data_time = time.time()
-        epoch_iter = progress.epoch_iter if epoch == progress.epoch else 0
-        dataset.set_epoch(epoch, start=epoch_iter)
+        dataset.set_epoch(epoch, start=progress.epoch_iter)
         if is_logger:
             visualizer.reset()
-        for data in tqdm(dataset, desc=f'epoch {epoch}', total=math.ceil(dataset_size / opt.batch_size),
-                         initial=epoch_iter // opt.batch_size, unit='batch', leave=False, disable=quiet_bars):
+        for data in tqdm(dataset, desc=f'epoch {epoch}', total=math.ceil(len(dataset) / opt.batch_size),
+                         initial=progress.epoch_iter // opt.batch_size, unit='batch', leave=False, disable=quiet_bars):
             iter_start_time = time.time()
             t_data = iter_start_time - iter_data_time
-            total_iters += opt.batch_size
-            epoch_iter += opt.batch_size
+            progress.total_iters += opt.batch_size
+            progress.epoch_iter += opt.batch_size
             model.set_input(data)
             with explain_batch_norm_errors(opt):
                 model.optimize_parameters()
-            if is_logger and total_iters % opt.display_freq == 0:
+            if is_logger and progress.total_iters % opt.display_freq == 0:
                 model.compute_visuals()
                 visualizer.display_current_results(model.get_current_visuals(), epoch,
-                                                   total_iters % opt.update_html_freq == 0)
-            if is_logger and total_iters % opt.print_freq == 0:
+                                                   progress.total_iters % opt.update_html_freq == 0)
+            if is_logger and progress.total_iters % opt.print_freq == 0:
                 losses = model.get_current_losses()
                 t_comp = (time.time() - iter_start_time) / opt.batch_size
-                visualizer.print_current_losses(epoch, epoch_iter, losses, t_comp, t_data)
-                visualizer.plot_current_losses(epoch, epoch_iter / dataset_size, losses)
-            if total_iters % opt.save_latest_freq == 0:
-                print(f'saving the latest model (epoch {epoch}, total_iters {total_iters})')
-                save_checkpoint(model, dataset, f'iter_{total_iters}' if opt.save_by_iter else 'latest',
-                                Progress(epoch, epoch_iter, total_iters), opt)
-            if stop.requested:
-                save_checkpoint(model, dataset, 'latest', Progress(epoch, epoch_iter, total_iters), opt)
-                stop.exit(f'latest at epoch {epoch}, {epoch_iter} images into it')
+                visualizer.print_current_losses(epoch, progress.epoch_iter, losses, t_comp, t_data)
+                visualizer.plot_current_losses(epoch, progress.epoch_iter / len(dataset), losses)
+            if progress.total_iters % opt.save_latest_freq == 0:
+                print(f'saving the latest model (epoch {epoch}, total_iters {progress.total_iters})')
+                save(f'iter_{progress.total_iters}' if opt.save_by_iter else 'latest')
+            answer_signals()
             iter_data_time = time.time()
-        model.update_learning_rate()
-        if epoch % opt.save_epoch_freq == 0:
-            print(f'saving the model at the end of epoch {epoch}, iters {total_iters}')
-            save_checkpoint(model, dataset, 'latest', Progress(epoch + 1, 0, total_iters), opt)
-            save_checkpoint(model, dataset, epoch, Progress(epoch + 1, 0, total_iters), opt)
-        print(f'End of epoch {epoch} / {opt.n_epochs + opt.n_epochs_decay} \t Time Taken: {time.time() - epoch_start_time:.0f} sec')
-    save_checkpoint(model, dataset, 'latest', Progress(epochs.stop, 0, total_iters), opt)
+        end_epoch(model, validation, visualizer, progress, save, epoch, opt)
+        print(f'End of epoch {epoch} / {last_epoch} \t Time Taken: {time.time() - epoch_start_time:.0f} sec')
+        answer_signals()
+    save('latest')
     distributed.report_replicas(model.networks())
     distributed.shutdown()
+
+
+def end_epoch(model, validation: Validation | None, visualizer: Visualizer | None, progress: Progress,
+              save, epoch: int, opt) -> None:
+    """Validate, step the learning rate, move progress to the next epoch and write the best and periodic checkpoints."""
+    metric = model.epoch_metric()
+    result = validation.run(model, epoch) if validation and validation.due(epoch) else None
+    if validation:
+        metric = result.l1 if result else None
+    if result and visualizer:
+        visualizer.log_validation(result)
+    model.update_learning_rate(metric)
+    progress.epoch, progress.epoch_iter = epoch + 1, 0
+    if result and (progress.best_val_l1 is None or result.l1 < progress.best_val_l1):
+        progress.best_val_l1 = result.l1
+        print(f'best validation L1 so far ({result.l1:.6f}, epoch {epoch}): saving the model as best')
+        save('best')
+    if epoch % opt.save_epoch_freq == 0:
+        print(f'saving the model at the end of epoch {epoch}, iters {progress.total_iters}')
+        save('latest')
+        save(epoch)
 
 
 if __name__ == '__main__':

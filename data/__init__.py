@@ -9,6 +9,7 @@ from data.base_dataset import BaseDataset
 from data.sampler import EpochSampler
 from util import distributed
 from util.errors import UserError
+from util.interrupt import HANDLED_SIGNALS
 from util.registry import find_class
 
 
@@ -22,81 +23,66 @@ def get_option_setter(dataset_name: str):
 
 def create_dataset(opt) -> 'CustomDatasetDataLoader':
     """Build the dataset named by --dataset_mode wrapped in a multi-worker loader."""
-    return CustomDatasetDataLoader(opt)
+    if not os.path.isdir(opt.dataroot):
+        raise UserError(f'--dataroot {opt.dataroot} is not a folder; give the dataset folder (download one with '
+                        'datasets/download_pix2pix_dataset.sh)')
+    dataset = find_dataset_using_name(opt.dataset_mode)(opt)
+    print(f'dataset [{type(dataset).__name__}] was created')
+    return CustomDatasetDataLoader(dataset, opt)
 
 
 class CustomDatasetDataLoader:
-    """Wraps a dataset in a DataLoader and caps the number of samples at --max_dataset_size."""
+    """Wraps a dataset in a DataLoader whose sampler yields (epoch, index) keys; under torchrun, this rank's shard."""
 
-    def __init__(self, opt):
+    def __init__(self, dataset: BaseDataset, opt):
         self.opt = opt
-        if not os.path.isdir(opt.dataroot):
-            raise UserError(f'--dataroot {opt.dataroot} is not a folder; give the dataset folder (download one with '
-                            'datasets/download_pix2pix_dataset.sh)')
-        self.dataset = find_dataset_using_name(opt.dataset_mode)(opt)
-        print(f'dataset [{type(self.dataset).__name__}] was created')
-        self.sampler = make_distributed_sampler(self.dataset, opt)
-        if self.sampler is None:
-            seed = opt.seed if opt.seed is not None else random.randrange(2 ** 31)
-            self.sampler = EpochSampler(len(self.dataset), seed, shuffle=not opt.serial_batches)
+        self.dataset = dataset
+        seed = opt.seed if opt.seed is not None else random.randrange(2 ** 31)
+        self.sampler = EpochSampler(len(dataset), seed, shuffle=not opt.serial_batches,
+                                    rank=distributed.get_rank(), world_size=distributed.get_world_size())
+        self.dataset.seed = seed
         self.generator = torch.Generator()
         workers = int(opt.num_threads)
         self.dataloader = torch.utils.data.DataLoader(
             self.dataset,
             batch_size=opt.batch_size,
-            shuffle=not opt.serial_batches and self.sampler is None,
             sampler=self.sampler,
             num_workers=workers,
             pin_memory=bool(opt.gpu_ids) and torch.cuda.is_available(),
             persistent_workers=opt.cache_dataset and workers > 0,
             generator=self.generator,
-            worker_init_fn=ignore_interrupts,
+            worker_init_fn=leave_signals_to_main_process,
         )
 
     def set_epoch(self, epoch: int, start: int = 0) -> None:
-        """Fix this epoch's order and worker seeds; a resumed run starts `start` samples in (single process)."""
+        """Fix this epoch's order; a resumed run starts `start` samples into this rank's share."""
         self.generator.manual_seed(self.sampler.seed + epoch)
-        if isinstance(self.sampler, EpochSampler):
-            self.sampler.set_epoch(epoch, start)
-        else:
-            self.sampler.set_epoch(epoch)
+        self.sampler.set_epoch(epoch, start)
 
     def state_dict(self) -> dict:
-        """What decides the data order, for the training-state file."""
-        return {'seed': self.sampler.seed, 'shuffle': bool(getattr(self.sampler, 'shuffle', True))}
+        """What decides the data order and the augmentation, for the training-state file."""
+        return {'seed': self.sampler.seed, 'shuffle': self.sampler.shuffle}
 
     def load_state_dict(self, state: dict) -> None:
-        self.sampler.seed = state['seed']
-
-    def load_data(self) -> 'CustomDatasetDataLoader':
-        return self
+        self.sampler.seed = self.dataset.seed = state['seed']
 
     def __len__(self) -> int:
-        size = len(self.sampler) if self.sampler is not None else len(self.dataset)
-        return int(min(size, self.opt.max_dataset_size))
+        return len(self.sampler)
 
     def __iter__(self):
         try:
-            for i, batch in enumerate(self.dataloader):
-                if i * self.opt.batch_size >= self.opt.max_dataset_size:
-                    break
-                yield batch
+            yield from self.dataloader
         except UserError as err:
             raise UserError(last_line_of_worker_error(str(err))) from None
 
 
-def ignore_interrupts(worker_id: int) -> None:
-    """Loader workers leave Ctrl-C to the main process, which saves a checkpoint and stops."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def leave_signals_to_main_process(worker_id: int) -> None:
+    """Loader workers ignore stop and save signals sent to the whole process group (Ctrl-C, timeout, Slurm):
+    the main process saves a checkpoint and then shuts them down."""
+    for signum in HANDLED_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def last_line_of_worker_error(message: str) -> str:
     """A UserError raised in a loader worker comes back wrapped in its traceback; keep the message alone."""
     return message.strip().splitlines()[-1].removeprefix(f'{UserError.__module__}.{UserError.__name__}: ')
-
-
-def make_distributed_sampler(dataset: BaseDataset, opt) -> torch.utils.data.DistributedSampler | None:
-    """Under torchrun each rank reads its own shard of every epoch's order; None in a single-process run."""
-    if not distributed.is_distributed():
-        return None
-    return torch.utils.data.DistributedSampler(dataset, shuffle=not opt.serial_batches, seed=opt.seed or 0)

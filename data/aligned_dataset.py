@@ -1,16 +1,18 @@
 """Paired images stored side by side: each file holds A on the left half and B on the right."""
 import os
+import random
 
-from data.base_dataset import BaseDataset, check_crop_fits, get_params, get_transform
+from data.base_dataset import BaseDataset, check_crop_fits, get_params, get_transform, image_size, split_halves
 from util.errors import UserError
+from util.image_io import with_channels
 
 
 class AlignedDataset(BaseDataset):
     """Reads <dataroot>/<phase>/*; the same crop and flip are applied to A and B."""
 
-    def __init__(self, opt):
+    def __init__(self, opt, folder: str | None = None):
         super().__init__(opt)
-        self.dir_AB = os.path.join(opt.dataroot, opt.phase)
+        self.dir_AB = folder or os.path.join(opt.dataroot, opt.phase)
         self.AB_paths = self.find_images(self.dir_AB)
         self.cache_images(self.AB_paths)
         if opt.load_size < opt.crop_size:
@@ -18,20 +20,18 @@ class AlignedDataset(BaseDataset):
         self.input_nc = opt.output_nc if opt.direction == 'BtoA' else opt.input_nc
         self.output_nc = opt.input_nc if opt.direction == 'BtoA' else opt.output_nc
 
-    def __getitem__(self, index: int) -> dict:
+    def load_item(self, index: int, rng: random.Random) -> dict:
         path = self.AB_paths[index]
-        AB = self.load_rgb(path)
-        w, h = AB.size
+        AB = self.load_image(path)
+        w, h = image_size(AB)
         if w % 2:
             raise UserError(f'image {path} is {w} pixels wide, an odd number, so it is not A and B side by side; '
                             'combine pairs with datasets/combine_A_and_B.py, or use --dataset_mode single')
-        half = w // 2
-        check_crop_fits(self.opt, (half, h), path)
-        A = AB.crop((0, 0, half, h))
-        B = AB.crop((half, 0, w, h))
-        params = get_params(self.opt, A.size)
-        A = get_transform(self.opt, params, grayscale=self.input_nc == 1)(A)
-        B = get_transform(self.opt, params, grayscale=self.output_nc == 1)(B)
+        check_crop_fits(self.opt, (w // 2, h), path)
+        A, B = split_halves(AB)
+        params = get_params(self.opt, (w // 2, h), rng)
+        A = get_transform(self.opt, params, self.input_nc)(with_channels(A, self.input_nc, path))
+        B = get_transform(self.opt, params, self.output_nc)(with_channels(B, self.output_nc, path))
         return {'A': A, 'B': B, 'A_paths': path, 'B_paths': path}
 
     def __len__(self) -> int:

@@ -4,23 +4,30 @@ import random
 import sys
 from abc import ABC, abstractmethod
 
-import numpy as np
+import torch
 import torch.utils.data as data
 import torchvision.transforms as transforms
 import torchvision.transforms.functional as TF
-from PIL import Image
 
 from data.image_folder import make_dataset
 from util.errors import UserError
+from util.image_io import DeepOrPil, is_deep, read_image
+from util.rng import sample_rng
 
 
 class BaseDataset(data.Dataset, ABC):
-    """Subclasses provide __len__, __getitem__ and, optionally, modify_commandline_options."""
+    """Subclasses provide __len__ and load_item(index, rng), and optionally modify_commandline_options.
+
+    Items are fetched by (epoch, index) keys from the loader's sampler (a plain index means epoch 0). `rng` is that
+    sample's own generator, a function of (seed, epoch, index), so the augmentation of a sample is the same in
+    whichever loader worker draws it, and a resumed run repeats it exactly whatever --num_threads is.
+    """
 
     def __init__(self, opt):
         self.opt = opt
         self.root = opt.dataroot
-        self.image_cache: dict[str, Image.Image] = {}
+        self.seed = 0
+        self.image_cache: dict[str, DeepOrPil] = {}
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
@@ -38,29 +45,22 @@ class BaseDataset(data.Dataset, ABC):
     def cache_images(self, paths: list[str]) -> None:
         """Under --cache_dataset decode every image now, before loader workers fork and share the copies."""
         if self.opt.cache_dataset:
-            self.image_cache = {path: read_rgb(path) for path in paths}
+            self.image_cache = {path: read_image(path) for path in paths}
 
-    def load_rgb(self, path: str) -> Image.Image:
+    def load_image(self, path: str) -> DeepOrPil:
         cached = self.image_cache.get(path)
-        return cached if cached is not None else read_rgb(path)
+        return cached if cached is not None else read_image(path)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        epoch, index = key if isinstance(key, tuple) else (0, key)
+        return self.load_item(index, sample_rng(self.seed, epoch, index))
+
+    @abstractmethod
+    def load_item(self, index: int, rng: random.Random) -> dict:
+        """The sample at `index`, augmented with random numbers drawn from `rng` only."""
 
     @abstractmethod
     def __len__(self) -> int: ...
-
-    @abstractmethod
-    def __getitem__(self, index: int) -> dict: ...
-
-
-def read_rgb(path: str) -> Image.Image:
-    """Decode any image as 8-bit RGB (gray, RGBA, palette and 16-bit too); an unreadable file is a UserError."""
-    try:
-        with Image.open(path) as image:
-            image.load()
-            if image.mode in ('I', 'I;16', 'I;16B', 'I;16L', 'I;16N'):
-                image = Image.fromarray((np.asarray(image, dtype=np.float64) / 257.0).round().clip(0, 255).astype(np.uint8))
-            return image.convert('RGB')
-    except (OSError, SyntaxError, ValueError) as err:
-        raise UserError(f'image {path} cannot be read ({err}); replace or remove it, or pass --skip_bad_images') from err
 
 
 def readable_images(paths: list[str]) -> list[str]:
@@ -68,11 +68,23 @@ def readable_images(paths: list[str]) -> list[str]:
     kept = []
     for path in paths:
         try:
-            read_rgb(path)
+            read_image(path)
             kept.append(path)
         except UserError as err:
             print(f'warning: skipping {path}: {err.__cause__}', file=sys.stderr)
     return kept
+
+
+def image_size(image: DeepOrPil) -> tuple[int, int]:
+    """(width, height) of a PIL image or a CxHxW tensor."""
+    return (image.shape[2], image.shape[1]) if is_deep(image) else image.size
+
+
+def split_halves(image: DeepOrPil) -> tuple[DeepOrPil, DeepOrPil]:
+    """The left and right halves of a side-by-side A|B image."""
+    w, h = image_size(image)
+    half = w // 2
+    return TF.crop(image, 0, 0, h, half), TF.crop(image, 0, half, h, w - half)
 
 
 def check_crop_fits(opt, size: tuple[int, int], path: str) -> None:
@@ -83,68 +95,54 @@ def check_crop_fits(opt, size: tuple[int, int], path: str) -> None:
                         'or use --preprocess resize_and_crop')
 
 
-def get_params(opt, size: tuple[int, int]) -> dict:
-    """Draw one crop position and flip, to apply identically to paired images of `size` (w, h)."""
+def get_params(opt, size: tuple[int, int], rng: random.Random) -> dict:
+    """Draw one crop position and flip from `rng`, to apply identically to paired images of `size` (w, h)."""
     w, h = size
     new_w, new_h = w, h
     if opt.preprocess == 'resize_and_crop':
         new_w = new_h = opt.load_size
     elif opt.preprocess == 'scale_width_and_crop':
         new_w, new_h = opt.load_size, opt.load_size * h // w
-    x = random.randint(0, max(0, new_w - opt.crop_size))
-    y = random.randint(0, max(0, new_h - opt.crop_size))
-    return {'crop_pos': (x, y), 'flip': random.random() > 0.5}
+    x = rng.randint(0, max(0, new_w - opt.crop_size))
+    y = rng.randint(0, max(0, new_h - opt.crop_size))
+    return {'crop_pos': (x, y), 'flip': rng.random() > 0.5}
 
 
-def get_transform(opt, params: dict | None = None, grayscale: bool = False,
-                  method=transforms.InterpolationMode.BICUBIC, convert: bool = True) -> transforms.Compose:
-    """Preprocessing chosen by --preprocess; with `params` the crop and flip are fixed, else random."""
+def get_transform(opt, params: dict, channels: int,
+                  method=transforms.InterpolationMode.BICUBIC) -> transforms.Compose:
+    """Preprocessing chosen by --preprocess with the crop and flip of `params`, then a tensor in [-1, 1].
+
+    Works on PIL images and on deep (16-bit, float) tensors alike. --preprocess none keeps the image's size:
+    the model pads it to what the generator needs and crops the output back."""
     steps = []
-    if grayscale:
-        steps.append(transforms.Grayscale(1))
     if 'resize' in opt.preprocess:
         steps.append(transforms.Resize([opt.load_size, opt.load_size], interpolation=method))
     elif 'scale_width' in opt.preprocess:
         steps.append(transforms.Lambda(lambda img: scale_width(img, opt.load_size, opt.crop_size, method)))
     if 'crop' in opt.preprocess:
-        if params is None:
-            steps.append(transforms.RandomCrop(opt.crop_size))
-        else:
-            steps.append(transforms.Lambda(lambda img: crop(img, params['crop_pos'], opt.crop_size)))
-    if opt.preprocess == 'none':
-        steps.append(transforms.Lambda(lambda img: make_power_2(img, base=4, method=method)))
-    if not opt.no_flip:
-        if params is None:
-            steps.append(transforms.RandomHorizontalFlip())
-        elif params['flip']:
-            steps.append(transforms.Lambda(TF.hflip))
-    if convert:
-        channels = 1 if grayscale else 3
-        steps += [transforms.ToTensor(), transforms.Normalize((0.5,) * channels, (0.5,) * channels)]
+        steps.append(transforms.Lambda(lambda img: crop(img, params['crop_pos'], opt.crop_size)))
+    if not opt.no_flip and params['flip']:
+        steps.append(transforms.Lambda(TF.hflip))
+    steps += [transforms.Lambda(to_tensor), transforms.Normalize((0.5,) * channels, (0.5,) * channels)]
     return transforms.Compose(steps)
 
 
-def make_power_2(img: Image.Image, base: int, method=transforms.InterpolationMode.BICUBIC) -> Image.Image:
-    """Round both sides to a multiple of `base`, so every down/up-sampling step is exact."""
-    w, h = img.size
-    new_w, new_h = max(base, round(w / base) * base), max(base, round(h / base) * base)
-    if (new_w, new_h) == (w, h):
-        return img
-    return TF.resize(img, [new_h, new_w], interpolation=method)
+def to_tensor(image: DeepOrPil) -> torch.Tensor:
+    return image if is_deep(image) else TF.to_tensor(image)
 
 
-def scale_width(img: Image.Image, target_size: int, crop_size: int, method=transforms.InterpolationMode.BICUBIC) -> Image.Image:
+def scale_width(img: DeepOrPil, target_size: int, crop_size: int, method=transforms.InterpolationMode.BICUBIC) -> DeepOrPil:
     """Scale to width `target_size` keeping the aspect ratio, height at least `crop_size`."""
-    w, h = img.size
+    w, h = image_size(img)
     if w == target_size and h >= crop_size:
         return img
     new_h = int(max(target_size * h / w, crop_size))
     return TF.resize(img, [new_h, target_size], interpolation=method)
 
 
-def crop(img: Image.Image, pos: tuple[int, int], size: int) -> Image.Image:
+def crop(img: DeepOrPil, pos: tuple[int, int], size: int) -> DeepOrPil:
     x, y = pos
-    w, h = img.size
+    w, h = image_size(img)
     if w > size or h > size:
-        return img.crop((x, y, x + size, y + size))
+        return TF.crop(img, y, x, size, size)
     return img

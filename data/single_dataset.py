@@ -1,5 +1,8 @@
 """Unpaired single images, for running a generator one way (--model test)."""
-from data.base_dataset import BaseDataset, check_crop_fits, get_transform
+import random
+
+from data.base_dataset import BaseDataset, check_crop_fits, get_params, get_transform, image_size
+from util.image_io import with_channels
 
 
 class SingleDataset(BaseDataset):
@@ -9,14 +12,14 @@ class SingleDataset(BaseDataset):
         super().__init__(opt)
         self.A_paths = self.find_images(opt.dataroot)
         self.cache_images(self.A_paths)
-        input_nc = opt.output_nc if opt.direction == 'BtoA' else opt.input_nc
-        self.transform = get_transform(opt, grayscale=input_nc == 1)
+        self.input_nc = opt.output_nc if opt.direction == 'BtoA' else opt.input_nc
 
-    def __getitem__(self, index: int) -> dict:
+    def load_item(self, index: int, rng: random.Random) -> dict:
         path = self.A_paths[index]
-        image = self.load_rgb(path)
-        check_crop_fits(self.opt, image.size, path)
-        return {'A': self.transform(image), 'A_paths': path}
+        image = with_channels(self.load_image(path), self.input_nc, path)
+        check_crop_fits(self.opt, image_size(image), path)
+        params = get_params(self.opt, image_size(image), rng)
+        return {'A': get_transform(self.opt, params, self.input_nc)(image), 'A_paths': path}
 
     def __len__(self) -> int:
         return len(self.A_paths)

@@ -1,21 +1,25 @@
-"""Base class of models: set-up, schedulers, checkpoints, visuals and losses.
+"""Base class of models: set-up, speed settings, schedulers, checkpoints, visuals and losses.
 
-A subclass provides set_input, forward and optimize_parameters, and fills loss_names,
-model_names and visual_names; networks are attributes named net<model_name>.
+A subclass provides set_input, forward and optimize_parameters, and fills loss_names, model_names and
+visual_names; networks are attributes named net<model_name>. State that must survive a resume beyond the
+networks, optimizers and schedulers goes in rank_state / load_rank_state.
 """
 import argparse
+import copy
 import os
 from abc import ABC, abstractmethod
 from collections import OrderedDict
+from dataclasses import asdict
+from typing import Callable
 
 import torch
 import torch.nn as nn
 
 from models import networks
-from util import distributed
-from util.checkpoint import atomic_save, load_checkpoint
-from util.errors import UserError
-from util.util import select_device
+from models.speed import SpeedSettings, amp_if_native, prepare_network, tune
+from util import checkpoint, distributed
+from util.hardware import native_autocast_dtype, select_device
+from util.rng import rng_untouched
 
 
 class BaseModel(ABC):
@@ -24,17 +28,17 @@ class BaseModel(ABC):
         self.isTrain = opt.isTrain
         self.device = select_device(opt.gpu_ids)
         self.gpu_ids = opt.gpu_ids
-        self.save_dir = os.path.join(opt.checkpoints_dir, opt.name)
+        self.save_dir = checkpoint.experiment_dir(opt)
         if opt.preprocess != 'scale_width' and opt.seed is None:
             torch.backends.cudnn.benchmark = True
         self.loss_names: list[str] = []
         self.model_names: list[str] = []
         self.visual_names: list[str] = []
         self.optimizers: list[torch.optim.Optimizer] = []
+        self.schedulers: list = []
         self.image_paths: list[str] = []
-        self.metric = 0.0
-        self.amp_dtype = autocast_dtype(self.device) if opt.amp else None
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
+        self.amp_dtype: torch.dtype | None = None
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=False)
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
@@ -56,36 +60,86 @@ class BaseModel(ABC):
         return {name: getattr(self, 'net' + name) for name in self.model_names}
 
     def setup(self, opt) -> None:
-        """Create schedulers when training; load checkpoints when testing or resuming; print the networks."""
+        """Create schedulers when training; load checkpoints when testing or resuming; choose and apply the speed
+        settings; wrap for multi-process training when run by torchrun."""
         if self.isTrain:
             self.schedulers = [networks.get_scheduler(optimizer, opt) for optimizer in self.optimizers]
         if not self.isTrain or opt.continue_train:
-            self.load_networks(f'iter_{opt.load_iter}' if opt.load_iter > 0 else opt.epoch)
+            self.load_networks(checkpoint.checkpoint_label(opt))
         self.print_networks(opt.verbose)
-        self.accelerate(opt)
+        self.choose_speed(opt)
+        self.apply_speed(SpeedSettings.from_opt(opt))
+        if self.isTrain:
+            for name, net in self.networks().items():
+                setattr(self, 'net' + name, distributed.wrap_ddp(net, self.device, sync_batchnorm=opt.norm == 'syncbatch'))
 
-    def accelerate(self, opt) -> None:
-        """Apply --channels_last and --compile, then wrap for multi-process training when run by torchrun."""
+    def choose_speed(self, opt) -> None:
+        """Drop --amp where it is not native; under --fast, reuse the resumed run's choice or measure one."""
+        opt.amp = amp_if_native(opt.amp, self.device)
+        if not opt.fast:
+            return
+        saved = self.saved_speed(opt)
+        if saved is not None:
+            saved.record(opt)
+            print(f'--fast: reusing the settings chosen when this run started: {saved.describe()}')
+            return
+        report = None
+        if distributed.is_main_process():
+            with rng_untouched():
+                choice, _, report = tune(self.speed_trial, self.device, self.isTrain)
+            choice.record(opt)
+        SpeedSettings(**distributed.broadcast_from_main(asdict(SpeedSettings.from_opt(opt)))).record(opt)
+        if report:
+            print(report)
+
+    def saved_speed(self, opt) -> SpeedSettings | None:
+        """The settings --fast chose for the run --continue_train resumes, from its training state."""
+        path = checkpoint.state_path(self.save_dir, checkpoint.checkpoint_label(opt))
+        if not (self.isTrain and opt.continue_train and os.path.isfile(path)):
+            return None
+        saved = checkpoint.read_state_entry(path, 'speed') or {}
+        return SpeedSettings(**{key: saved[key] for key in asdict(SpeedSettings())}) if saved.get('fast') else None
+
+    def speed_trial(self, settings: SpeedSettings) -> Callable[[], None]:
+        """One training step (or test forward) of a copy of this model under `settings`, on a synthetic batch."""
+        trial = copy.deepcopy(self)
+        trial.apply_speed(settings)
+        trial.set_input(self.synthetic_batch())
+        return trial.optimize_parameters if self.isTrain else trial.test
+
+    def synthetic_batch(self) -> dict:
+        """Random images of the configured batch size, crop size and channel counts."""
+        opt = self.opt
+        nc_a, nc_b = (opt.output_nc, opt.input_nc) if opt.direction == 'BtoA' else (opt.input_nc, opt.output_nc)
+        batch = opt.batch_size
+        generator = torch.Generator().manual_seed(0)
+        images = {key: torch.rand(batch, nc, opt.crop_size, opt.crop_size, generator=generator) * 2 - 1
+                  for key, nc in (('A', nc_a), ('B', nc_b))}
+        return {**images, 'A_paths': ['synthetic.png'] * batch, 'B_paths': ['synthetic.png'] * batch}
+
+    def apply_speed(self, settings: SpeedSettings) -> None:
+        """Autocast dtype and gradient scaler, memory format, fused Adam and torch.compile, as `settings` say."""
+        self.amp_dtype = native_autocast_dtype(self.device) if settings.amp else None
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         for name, net in self.networks().items():
-            if opt.channels_last:
-                net.to(memory_format=torch.channels_last)
-            if opt.compile:
-                net = torch.compile(net)
-            if self.isTrain:
-                net = distributed.wrap_ddp(net, self.device, sync_batchnorm=opt.norm == 'syncbatch')
-            setattr(self, 'net' + name, net)
+            setattr(self, 'net' + name, prepare_network(net, settings))
+        set_fused_adam(self.optimizers, settings.fused_adam)
 
     def autocast(self) -> torch.autocast:
         """Mixed precision under --amp; a no-op context otherwise."""
         return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
 
     def make_adam(self, params) -> torch.optim.Adam:
-        """Adam with the reference's hyper-parameters; --fused_adam picks the fused kernel."""
-        return torch.optim.Adam(params, lr=self.opt.lr, betas=(self.opt.beta1, 0.999), fused=self.opt.fused_adam or None)
+        """Adam with the reference's hyper-parameters; the fused kernel is switched on by apply_speed."""
+        return torch.optim.Adam(params, lr=self.opt.lr, betas=(self.opt.beta1, 0.999))
 
     def eval(self) -> None:
         for net in self.networks().values():
             net.eval()
+
+    def train(self) -> None:
+        for net in self.networks().values():
+            net.train()
 
     def test(self) -> None:
         """Forward without gradients, then compute extra visuals."""
@@ -99,16 +153,20 @@ class BaseModel(ABC):
     def get_image_paths(self) -> list[str]:
         return self.image_paths
 
-    def update_learning_rate(self) -> None:
-        """Step every scheduler once, at the end of an epoch."""
+    def update_learning_rate(self, metric: float | None = None) -> None:
+        """Step every scheduler once, at the end of an epoch; plateau follows `metric` and waits when it is None."""
         old_lr = self.optimizers[0].param_groups[0]['lr']
         for scheduler in self.schedulers:
-            if self.opt.lr_policy == 'plateau':
-                scheduler.step(self.metric)
-            else:
+            if self.opt.lr_policy != 'plateau':
                 scheduler.step()
+            elif metric is not None:
+                scheduler.step(metric)
         lr = self.optimizers[0].param_groups[0]['lr']
         print(f'learning rate {old_lr:.7f} -> {lr:.7f}')
+
+    def epoch_metric(self) -> float | None:
+        """A number summarizing the epoch for --lr_policy plateau when there is no validation; None by default."""
+        return None
 
     def get_current_visuals(self) -> OrderedDict:
         return OrderedDict((name, getattr(self, name)) for name in self.visual_names)
@@ -116,31 +174,37 @@ class BaseModel(ABC):
     def get_current_losses(self) -> OrderedDict:
         return OrderedDict((name, float(getattr(self, 'loss_' + name).item())) for name in self.loss_names)
 
-    def checkpoint_path(self, epoch: str | int, name: str) -> str:
-        return os.path.join(self.save_dir, f'{epoch}_net_{name}.pth')
+    def save_networks(self, label: str | int) -> None:
+        """Rank 0 saves each network as <label>_net_<name>.pth, the reference's format."""
+        checkpoint.save_networks(self.networks(), self.save_dir, label)
 
-    def network_state_dicts(self) -> dict[str, dict[str, torch.Tensor]]:
-        """Each network's plain CPU state_dict, unwrapped from DDP and compile, with the reference's keys."""
-        return {name: {key: value.detach().cpu() for key, value in distributed.unwrap(net).state_dict().items()}
-                for name, net in self.networks().items()}
-
-    def save_networks(self, epoch: str | int) -> None:
-        """Rank 0 saves each network's plain CPU state_dict as <epoch>_net_<name>.pth, the reference's format."""
-        if not distributed.is_main_process():
-            return
-        for name, state in self.network_state_dicts().items():
-            atomic_save(state, self.checkpoint_path(epoch, name))
-
-    def load_networks(self, epoch: str | int) -> None:
+    def load_networks(self, label: str | int) -> None:
         for name, net in self.networks().items():
-            net = distributed.unwrap(net)
-            path = self.checkpoint_path(epoch, name)
+            path = checkpoint.net_path(self.save_dir, label, name)
             print(f'loading the model from {path}')
-            state = load_checkpoint(path, map_location=self.device)
-            state.pop('_metadata', None)
-            drop_stale_instance_norm_stats(net, state)
-            check_state_dict_matches(net, state, path)
-            net.load_state_dict(state)
+            checkpoint.load_network(distributed.unwrap(net), path, map_location=self.device)
+
+    def training_state(self) -> dict:
+        """Optimizers, schedulers and gradient scaler, identical on every rank."""
+        return {'optimizers': [optimizer.state_dict() for optimizer in self.optimizers],
+                'schedulers': [scheduler.state_dict() for scheduler in self.schedulers],
+                'scaler': self.scaler.state_dict()}
+
+    def load_training_state(self, state: dict) -> None:
+        for optimizer, saved in zip(self.optimizers, state['optimizers'], strict=True):
+            optimizer.load_state_dict(saved)
+        for scheduler, saved in zip(self.schedulers, state['schedulers'], strict=True):
+            scheduler.load_state_dict(saved)
+        if state['scaler']:
+            self.scaler.load_state_dict(state['scaler'])
+        set_fused_adam(self.optimizers, self.opt.fused_adam)
+
+    def rank_state(self) -> dict:
+        """State that differs between ranks and must survive a resume; none by default."""
+        return {}
+
+    def load_rank_state(self, state: dict) -> None:
+        """Restore what rank_state saved."""
 
     def print_networks(self, verbose: bool) -> None:
         print('---------- Networks initialized -------------')
@@ -158,34 +222,8 @@ class BaseModel(ABC):
                 param.requires_grad = requires_grad
 
 
-def autocast_dtype(device: torch.device) -> torch.dtype:
-    """bfloat16 where the device computes it natively (needs no gradient scaler), else float16."""
-    if device.type == 'cuda' and not torch.cuda.is_bf16_supported():
-        return torch.float16
-    return torch.bfloat16
-
-
-def drop_stale_instance_norm_stats(net: nn.Module, state: dict) -> None:
-    """Checkpoints from PyTorch < 0.4 carry running stats for InstanceNorm layers that no longer track them."""
-    for module_name, module in net.named_modules():
-        if isinstance(module, nn.InstanceNorm2d) and not module.track_running_stats:
-            for key in ('running_mean', 'running_var', 'num_batches_tracked'):
-                state.pop(f'{module_name}.{key}', None)
-
-
-def check_state_dict_matches(net: nn.Module, state: dict, path: str) -> None:
-    """Raise one line naming the keys that differ, instead of load_state_dict's long traceback."""
-    expected = net.state_dict()
-    missing = [key for key in expected if key not in state]
-    unexpected = [key for key in state if key not in expected]
-    wrong_shape = [f'{key} {tuple(state[key].shape)} vs {tuple(value.shape)}' for key, value in expected.items()
-                   if key in state and state[key].shape != value.shape]
-    if not (missing or unexpected or wrong_shape):
-        return
-    parts = []
-    for label, keys in (('missing', missing), ('unexpected', unexpected), ('wrong shape (file vs model)', wrong_shape)):
-        if keys:
-            shown = ', '.join(keys[:3]) + (f' and {len(keys) - 3} more' if len(keys) > 3 else '')
-            parts.append(f'{label}: {shown}')
-    raise UserError(f'checkpoint {path} does not match the network built from the flags '
-                    f'(--netG/--netD, --ngf/--ndf, --norm, --input_nc/--output_nc): {"; ".join(parts)}')
+def set_fused_adam(optimizers: list[torch.optim.Optimizer], fused: bool) -> None:
+    """Switch Adam's fused kernel on or off for every parameter group (a checkpoint's setting is overridden)."""
+    for optimizer in optimizers:
+        for group in optimizer.param_groups:
+            group['fused'] = fused or None

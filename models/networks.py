@@ -7,6 +7,7 @@ from typing import Callable
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch.nn import init
 from torch.optim import lr_scheduler
 
@@ -96,6 +97,37 @@ def init_net(net: nn.Module, init_type: str = 'normal', init_gain: float = 0.02,
 
 
 GENERATORS = ('unet_256', 'unet_128', 'resnet_9blocks', 'resnet_6blocks')
+SIZE_MULTIPLES = {'unet_256': 256, 'unet_128': 128, 'resnet_9blocks': 4, 'resnet_6blocks': 4}
+
+
+def generator_size_multiple(netG: str) -> int:
+    """Image sides `netG` maps exactly: 2 ** downsamplings (8 for unet_256, 7 for unet_128, 2 for the resnets)."""
+    choose('generator', '--netG', netG, GENERATORS)
+    return SIZE_MULTIPLES[netG]
+
+
+def reflect_pad(x: torch.Tensor, left: int, right: int, top: int, bottom: int) -> torch.Tensor:
+    """Reflection padding of any width: repeated while the image is narrower than the pad, edge-replicated at 1 pixel."""
+    while left or right or top or bottom:
+        h, w = x.shape[-2:]
+        step = [min(left, w - 1), min(right, w - 1), min(top, h - 1), min(bottom, h - 1)]
+        if not any(step):
+            return F.pad(x, (left, right, top, bottom), mode='replicate')
+        x = F.pad(x, step, mode='reflect')
+        left, right, top, bottom = (need - done for need, done in zip((left, right, top, bottom), step))
+    return x
+
+
+def run_at_any_size(net: nn.Module, x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """net(x) for any image size: x is reflect-padded (centred) to sides divisible by `multiple` and the output
+    cropped back, so nothing is resized; a no-op wrapper when the sides already fit."""
+    h, w = x.shape[-2:]
+    pad_h, pad_w = -h % multiple, -w % multiple
+    if not pad_h and not pad_w:
+        return net(x)
+    top, left = pad_h // 2, pad_w // 2
+    out = net(reflect_pad(x, left, pad_w - left, top, pad_h - top))
+    return out[..., top:top + h, left:left + w]
 DISCRIMINATORS = ('basic', 'n_layers', 'pixel')
 
 

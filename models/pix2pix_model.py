@@ -5,7 +5,9 @@ import torch
 
 from models import networks
 from models.base_model import BaseModel
+from util import distributed
 from util.distributed import without_ddp
+from util.image_pool import ImagePool
 
 
 class Pix2PixModel(BaseModel):
@@ -17,23 +19,31 @@ class Pix2PixModel(BaseModel):
         if is_train:
             parser.set_defaults(pool_size=0, gan_mode='vanilla')
             parser.add_argument('--lambda_L1', type=float, default=100.0, help='weight of the L1 loss')
+            parser.add_argument('--lambda_gp', type=float, default=10.0,
+                                help='weight of the gradient penalty added to D\'s loss under --gan_mode wgangp; 0 turns it off')
         return parser
 
     def __init__(self, opt):
         super().__init__(opt)
-        self.loss_names = ['G_GAN', 'G_L1', 'D_real', 'D_fake']
         self.visual_names = ['real_A', 'fake_B', 'real_B']
         self.model_names = ['G', 'D'] if self.isTrain else ['G']
+        self.size_multiple = networks.generator_size_multiple(opt.netG)
         self.netG = networks.define_G(opt.input_nc, opt.output_nc, opt.ngf, opt.netG, opt.norm,
                                       not opt.no_dropout, opt.init_type, opt.init_gain, self.device)
         if self.isTrain:
+            self.loss_names = ['G_GAN', 'G_L1', 'D_real', 'D_fake']
+            self.gradient_penalty = opt.gan_mode == 'wgangp' and opt.lambda_gp > 0
+            if self.gradient_penalty:
+                self.loss_names.append('D_GP')
             self.netD = networks.define_D(opt.input_nc + opt.output_nc, opt.ndf, opt.netD, opt.n_layers_D,
                                           opt.norm, opt.init_type, opt.init_gain, self.device)
+            self.fake_AB_pool = ImagePool(opt.pool_size)
             self.criterionGAN = networks.GANLoss(opt.gan_mode).to(self.device)
             self.criterionL1 = torch.nn.L1Loss()
             self.optimizer_G = self.make_adam(self.netG.parameters())
             self.optimizer_D = self.make_adam(self.netD.parameters())
             self.optimizers = [self.optimizer_G, self.optimizer_D]
+            self.l1_tally = [torch.zeros((), device=self.device), 0]
 
     def set_input(self, input: dict) -> None:
         a_to_b = self.opt.direction == 'AtoB'
@@ -42,16 +52,21 @@ class Pix2PixModel(BaseModel):
         self.image_paths = input['A_paths' if a_to_b else 'B_paths']
 
     def forward(self) -> None:
-        self.fake_B = self.netG(self.real_A)
+        self.fake_B = networks.run_at_any_size(self.netG, self.real_A, self.size_multiple)
 
     def backward_D(self) -> None:
-        """D sees the fake pair (detached from G) and the real pair; its loss is halved."""
+        """D sees a fake pair (detached from G; from the image pool under --pool_size) and the real pair;
+        its loss is halved, plus the gradient penalty under wgangp."""
+        fake_AB = self.fake_AB_pool.query(torch.cat((self.real_A, self.fake_B), 1)).detach()
+        real_AB = torch.cat((self.real_A, self.real_B), 1)
         with self.autocast():
-            pred_fake = self.netD(torch.cat((self.real_A, self.fake_B), 1).detach())
-            self.loss_D_fake = self.criterionGAN(pred_fake, False)
-            pred_real = self.netD(torch.cat((self.real_A, self.real_B), 1))
-            self.loss_D_real = self.criterionGAN(pred_real, True)
+            self.loss_D_fake = self.criterionGAN(self.netD(fake_AB), False)
+            self.loss_D_real = self.criterionGAN(self.netD(real_AB), True)
             self.loss_D = (self.loss_D_fake + self.loss_D_real) * 0.5
+        if self.gradient_penalty:
+            self.loss_D_GP, _ = networks.cal_gradient_penalty(without_ddp(self.netD), real_AB, fake_AB, self.device,
+                                                              lambda_gp=self.opt.lambda_gp)
+            self.loss_D = self.loss_D + self.loss_D_GP
         self.scaler.scale(self.loss_D).backward()
 
     def backward_G(self) -> None:
@@ -75,3 +90,19 @@ class Pix2PixModel(BaseModel):
         self.backward_G()
         self.scaler.step(self.optimizer_G)
         self.scaler.update()
+        self.l1_tally[0] += self.loss_G_L1.detach().float()
+        self.l1_tally[1] += 1
+
+    def epoch_metric(self) -> float | None:
+        """The epoch's mean G_L1 over every rank's steps, for --lr_policy plateau without validation; resets the tally."""
+        total, count = distributed.reduce_over_ranks([float(self.l1_tally[0]), float(self.l1_tally[1])])
+        self.l1_tally = [torch.zeros((), device=self.device), 0]
+        return total / count if count else None
+
+    def rank_state(self) -> dict:
+        return {'image_pool': [image.cpu() for image in self.fake_AB_pool.images],
+                'l1_tally': [float(self.l1_tally[0]), self.l1_tally[1]]}
+
+    def load_rank_state(self, state: dict) -> None:
+        self.fake_AB_pool.images = [image.to(self.device) for image in state['image_pool']]
+        self.l1_tally = [torch.tensor(state['l1_tally'][0], device=self.device), int(state['l1_tally'][1])]

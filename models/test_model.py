@@ -22,18 +22,19 @@ class TestModel(BaseModel):
         super().__init__(opt)
         self.loss_names = []
         self.visual_names = ['real', 'fake']
+        self.generator_name = 'netG' + opt.model_suffix
         self.model_names = ['G' + opt.model_suffix]
-        net = networks.define_G(opt.input_nc, opt.output_nc, opt.ngf, opt.netG, opt.norm,
-                                not opt.no_dropout, opt.init_type, opt.init_gain, self.device)
-        setattr(self, 'netG' + opt.model_suffix, net)
-        self.netG = net
+        self.size_multiple = networks.generator_size_multiple(opt.netG)
+        setattr(self, self.generator_name, networks.define_G(opt.input_nc, opt.output_nc, opt.ngf, opt.netG, opt.norm,
+                                                             not opt.no_dropout, opt.init_type, opt.init_gain, self.device))
 
     def set_input(self, input: dict) -> None:
         self.real = input['A'].to(self.device)
         self.image_paths = input['A_paths']
 
     def forward(self) -> None:
-        self.fake = self.netG(self.real)
+        """Runs the generator as it is now: compiled under --compile, whatever --model_suffix named it."""
+        self.fake = networks.run_at_any_size(getattr(self, self.generator_name), self.real, self.size_multiple)
 
     def optimize_parameters(self) -> None:
         raise NotImplementedError('the test model is for inference only; train with --model pix2pix')

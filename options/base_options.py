@@ -1,13 +1,11 @@
 """Flags shared by training and testing, parsed into one `opt` namespace."""
 import argparse
-import os
 
 import data
 import models
-from options.training_record import adopt_training_architecture
+from util import checkpoint
 from util.distributed import is_main_process
 from util.errors import UserError
-from util.util import mkdirs
 
 
 class BaseOptions:
@@ -54,7 +52,8 @@ class BaseOptions:
         parser.add_argument('--display_env', type=str, default='main', help='visdom environment name')
         parser.add_argument('--display_port', type=int, default=8097, help='visdom server port')
         parser.add_argument('--display_ncols', type=int, default=4, help='images per row in the visdom image grid')
-        parser.add_argument('--amp', action='store_true', help='mixed precision: bfloat16 autocast on CPU and bf16-capable GPUs, else float16 with a gradient scaler')
+        parser.add_argument('--fast', action='store_true', help='before starting, time the speed settings below on a synthetic batch and keep the fastest (reported in one line, recorded in <phase>_opt.txt and reused by --continue_train)')
+        parser.add_argument('--amp', action='store_true', help='mixed precision where the device computes it natively: bfloat16 on CPUs with AVX512-BF16/AMX and on bf16 GPUs, float16 with a gradient scaler on other tensor-core GPUs; elsewhere a warning and float32')
         parser.add_argument('--channels_last', action='store_true', help='keep networks and images in channels-last memory format')
         parser.add_argument('--compile', action='store_true', help='torch.compile the networks (the first iterations are slow while compiling)')
         parser.add_argument('--fused_adam', action='store_true', help='use the fused Adam kernel where the device has one (results differ from plain Adam in the last bits)')
@@ -78,39 +77,25 @@ class BaseOptions:
             parser.error('the following arguments are required: --dataroot')
         return opt, parser
 
-    def format_options(self, opt: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
-        lines = ['----------------- Options ---------------']
-        for key, value in sorted(vars(opt).items()):
-            default = parser.get_default(key)
-            note = f'\t[default: {default}]' if value != default else ''
-            lines.append(f'{key:>25}: {str(value):<30}{note}')
-        lines.append('----------------- End -------------------')
-        return '\n'.join(lines)
-
-    def save_options(self, opt: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
-        if not is_main_process():
-            return
-        text = self.format_options(opt, parser)
-        print(text)
-        expr_dir = os.path.join(opt.checkpoints_dir, opt.name)
-        try:
-            mkdirs(expr_dir)
-            with open(os.path.join(expr_dir, f'{opt.phase}_opt.txt'), 'w') as opt_file:
-                opt_file.write(text + '\n')
-        except OSError as err:
-            raise UserError(f'--checkpoints_dir {opt.checkpoints_dir}: cannot write there ({err.strerror}); choose a writable folder') from err
+    def adjust(self, opt: argparse.Namespace, args: list[str] | None) -> None:
+        """Change parsed values before they are recorded; subclasses override."""
 
     def parse(self, args: list[str] | None = None) -> argparse.Namespace:
-        """Parse flags, apply --suffix, turn --gpu_ids into a list and save the options file."""
-        opt, parser = self.gather_options(args)
+        """Parse flags, apply --suffix, turn --gpu_ids into a list, print the options and save <phase>_opt.txt."""
+        opt, self.parser = self.gather_options(args)
         opt.isTrain = self.is_train
         if opt.suffix:
             opt.name = opt.name + '_' + opt.suffix.format(**vars(opt))
         opt.gpu_ids = parse_gpu_ids(opt.gpu_ids)
-        if not self.is_train:
-            adopt_training_architecture(opt, parser, args)
-        self.save_options(opt, parser)
+        self.adjust(opt, args)
+        text = self.save(opt)
+        if is_main_process():
+            print(text)
         return opt
+
+    def save(self, opt: argparse.Namespace) -> str:
+        """(Re)write <checkpoints_dir>/<name>/<phase>_opt.txt with the values in use now."""
+        return checkpoint.write_options(opt, self.parser)
 
 
 def parse_gpu_ids(text: str) -> list[int]:

@@ -1,5 +1,8 @@
 """Flags for test.py."""
 import argparse
+import copy
+
+from util import checkpoint
 
 from .base_options import BaseOptions
 
@@ -17,8 +20,32 @@ class TestOptions(BaseOptions):
         parser.set_defaults(load_size=parser.get_default('crop_size'))
         return parser
 
-    def parse(self, args: list[str] | None = None) -> argparse.Namespace:
-        """As the reference's test.py: one image at a time, in order, unflipped, loaded in the main process, no display."""
-        opt = super().parse(args)
+    def adjust(self, opt: argparse.Namespace, args: list[str] | None) -> None:
+        """Build the generator as training did, and run as the reference's test.py: one image at a time, in order,
+        unflipped, loaded in the main process, no display."""
+        adopt_training_architecture(opt, self.parser, args)
         opt.num_threads, opt.batch_size, opt.serial_batches, opt.no_flip, opt.display_id = 0, 1, True, True, -1
-        return opt
+
+
+def explicit_flags(parser: argparse.ArgumentParser, args: list[str] | None) -> set[str]:
+    """Option names written on the command line, abbreviations and --flag=value forms included."""
+    probe = copy.deepcopy(parser)
+    for action in probe._actions:
+        action.default = argparse.SUPPRESS
+    probe._defaults.clear()
+    return set(vars(probe.parse_known_args(args)[0]))
+
+
+def adopt_training_architecture(opt: argparse.Namespace, parser: argparse.ArgumentParser, args: list[str] | None) -> None:
+    """Take netG, ngf, norm, no_dropout, input_nc, output_nc and direction from training unless given here."""
+    record = checkpoint.recorded_options(checkpoint.experiment_dir(opt), checkpoint.checkpoint_label(opt),
+                                         checkpoint.ARCHITECTURE_FLAGS, vars(opt))
+    if record is None:
+        return
+    values, source = record
+    given = explicit_flags(parser, args)
+    adopted = {flag: value for flag, value in values.items() if flag not in given and getattr(opt, flag) != value}
+    if adopted:
+        vars(opt).update(adopted)
+        flags = ' '.join(f'--{flag}' if value is True else f'--{flag} {value}' for flag, value in adopted.items())
+        print(f'using the training flags {flags} from {source} (give a flag on the command line to override it)')

@@ -8,11 +8,13 @@ import subprocess
 import sys
 
 import numpy as np
+import torch
 import pytest
 from PIL import Image
 
 from conftest import ROOT, write_aligned_images
-from data.base_dataset import read_rgb
+from data.base_dataset import to_tensor
+from util.image_io import read_image, with_channels
 
 NET = ['--netG', 'resnet_6blocks', '--ngf', '8', '--ndf', '8', '--load_size', '36', '--crop_size', '32',
        '--gpu_ids', '-1', '--display_id', '0', '--num_threads', '0']
@@ -157,9 +159,14 @@ def test_bad_input_case(outcomes, name, script, extra, expected_code, expected_t
     assert sum(line.startswith('error: ') for line in stderr.splitlines()) == 1
 
 
+def as_rgb_tensor(path) -> torch.Tensor:
+    return to_tensor(with_channels(read_image(str(path)), 3, str(path)))
+
+
 def test_image_modes_convert_to_the_same_rgb(tmp_path):
+    """Gray, RGBA, palette and 16-bit (values x 257) files of one picture give the same RGB input in [0, 1]."""
     write_special_images(str(tmp_path))
-    expected = np.asarray(read_rgb(str(tmp_path / 'modes' / 'gray.png')))
-    assert expected.shape == (32, 64, 3) and expected[0, 10, 0] == 40
+    expected = as_rgb_tensor(tmp_path / 'modes' / 'gray.png')
+    assert expected.shape == (3, 32, 64) and round(float(expected[0, 0, 10]) * 255) == 40
     for name in ('rgba', 'palette', 'sixteen'):
-        assert np.array_equal(np.asarray(read_rgb(str(tmp_path / 'modes' / f'{name}.png'))), expected), name
+        assert torch.allclose(as_rgb_tensor(tmp_path / 'modes' / f'{name}.png'), expected, atol=1e-6), name

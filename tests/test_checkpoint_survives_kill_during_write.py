@@ -16,7 +16,7 @@ DRIVER = r'''
 import json, os, random, signal, sys
 sys.path.insert(0, os.getcwd())
 import train
-from util.checkpoint import load_checkpoint
+from util.checkpoint import load_weights
 
 folder, kills, args = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 state = os.path.join(folder, 'latest_train_state.pth')
@@ -58,7 +58,7 @@ for trial in range(kills):
     report['torn_writes'] += bool(temporaries() - before)
     if all(os.path.exists(path) for path in latest):
         for path in latest:
-            load_checkpoint(path)
+            load_weights(path)
         report['checked'] += 1
 _, status = os.waitpid(start(['--continue_train', '--n_epochs', '1']), 0)
 report['resume_exit_code'] = os.waitstatus_to_exitcode(status)

@@ -1,4 +1,4 @@
-"""python -m util.export: the TorchScript and ONNX generators give PyTorch's output on a random input."""
+"""python export.py: the TorchScript and ONNX generators give PyTorch's output on a random input."""
 import os
 import subprocess
 import sys
@@ -28,7 +28,7 @@ def save_random_generator(experiment_dir: str) -> torch.nn.Module:
 
 def test_exported_generator_matches_pytorch(tmp_path):
     net = save_random_generator(str(tmp_path / 'ckpt' / 'tiny'))
-    command = [sys.executable, '-m', 'util.export', '--checkpoints_dir', str(tmp_path / 'ckpt'), '--name', 'tiny',
+    command = [sys.executable, 'export.py', '--checkpoints_dir', str(tmp_path / 'ckpt'), '--name', 'tiny',
                '--netG', 'unet_128', '--ngf', '8', '--crop_size', '128', '--out_dir', str(tmp_path / 'export')]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -76,7 +76,7 @@ def test_test_page_shows_every_result_and_the_metrics_table(runs, browser):
     assert all(image['complete'] and image['naturalWidth'] > 0 for image in images), images
     assert all(image['width'] == WINSIZE for image in images)
     rows = browser.find_elements(By.CSS_SELECTOR, 'table#metrics tr')
-    assert [cell.text for cell in rows[0].find_elements(By.TAG_NAME, 'th')] == ['image', 'PSNR (dB)', 'SSIM']
+    assert [cell.text for cell in rows[0].find_elements(By.TAG_NAME, 'th')] == ['image', 'L1', 'PSNR (dB)', 'SSIM']
     assert [row.find_element(By.TAG_NAME, 'td').text for row in rows[1:]] == ['0', '1', '2', 'mean']
     assert 'FID not computed' in browser.find_element(By.ID, 'summary').text
 

@@ -6,7 +6,7 @@ import sys
 import time
 
 from conftest import ROOT, run_entry, write_aligned_images
-from util.checkpoint import load_checkpoint
+from util.checkpoint import load_weights
 
 
 def test_sigterm_saves_latest_and_exits_cleanly(tmp_path):
@@ -25,7 +25,7 @@ def test_sigterm_saves_latest_and_exits_cleanly(tmp_path):
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 128 + signal.SIGTERM, stderr
     assert 'Traceback' not in stderr and 'stopped by SIGTERM: saved latest' in stderr
-    state = load_checkpoint(str(tmp_path / 'ck' / 'stopped' / 'latest_train_state.pth'))
+    state = load_weights(str(tmp_path / 'ck' / 'stopped' / 'latest_train_state.pth'))
     assert state['progress']['total_iters'] >= 1
 
     result = run_entry('train.py', *args[:-1], '1', '--n_epochs_decay', '0', '--continue_train')

@@ -58,6 +58,34 @@ def shutdown() -> None:
         dist.destroy_process_group()
 
 
+def gather_objects(obj) -> list | None:
+    """Every rank's `obj` in rank order, on rank 0 (None on the others); [obj] in a plain run."""
+    if not is_distributed():
+        return [obj]
+    gathered: list | None = [None] * get_world_size() if is_main_process() else None
+    dist.gather_object(obj, gathered, dst=0)
+    return gathered
+
+
+def broadcast_from_main(obj):
+    """Rank 0's `obj` on every rank, so that all take the same decision; `obj` itself in a plain run."""
+    if not is_distributed():
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def reduce_over_ranks(values: list[float], op: str = 'sum') -> list[float]:
+    """Element-wise sum ('sum') or maximum ('max') of a few numbers over all ranks; `values` in a plain run."""
+    if not is_distributed():
+        return values
+    device = torch.device('cuda', torch.cuda.current_device()) if dist.get_backend() == 'nccl' else torch.device('cpu')
+    tensor = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX if op == 'max' else dist.ReduceOp.SUM)
+    return tensor.tolist()
+
+
 def wrap_ddp(net: nn.Module, device: torch.device, sync_batchnorm: bool) -> nn.Module:
     """Wrap for gradient averaging across ranks; --norm syncbatch turns BatchNorm into SyncBatchNorm first."""
     if not is_distributed():

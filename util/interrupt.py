@@ -1,26 +1,50 @@
-"""SIGINT and SIGTERM during training: finish the current iteration, save `latest`, then exit."""
+"""Signals during training: SIGINT, SIGTERM and SIGHUP save `latest` and stop; SIGUSR1 saves `latest` and goes on.
+
+The handlers only record what arrived; train.py acts at the next safe point (after a step, after the end-of-epoch
+work), where under torchrun all ranks agree on it. Loader workers ignore these signals (data.leave_signals_to_main_process),
+so a signal sent to the whole process group, as timeout, systemd and Slurm send it, is handled once, here.
+"""
+import os
 import signal
 import sys
 
+from util import distributed
 
-class StopRequest:
-    """Records the first SIGINT or SIGTERM instead of dying; a second one acts as usual."""
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+HANDLED_SIGNALS = (*STOP_SIGNALS, signal.SIGUSR1)
+
+
+class TrainingSignals:
+    """Records the first stop signal and any save request (SIGUSR1). A second Ctrl-C aborts at once, unsaved."""
 
     def __init__(self):
-        self.signum: int | None = None
-        self.previous = {signum: signal.signal(signum, self.record) for signum in (signal.SIGINT, signal.SIGTERM)}
+        self.stop_signal: int | None = None
+        self.save_requested = False
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self.record_stop)
+        signal.signal(signal.SIGUSR1, self.record_save)
 
-    def record(self, signum: int, frame) -> None:
-        self.signum = signum
-        for other, handler in self.previous.items():
-            signal.signal(other, handler)
+    def record_stop(self, signum: int, frame) -> None:
+        if signum == signal.SIGINT and self.stop_signal == signal.SIGINT:
+            print('second Ctrl-C: aborting without saving; the last saved checkpoint is intact', file=sys.stderr)
+            os._exit(128 + signum)
+        if self.stop_signal is None:
+            self.stop_signal = signum
 
-    @property
-    def requested(self) -> bool:
-        return self.signum is not None
+    def record_save(self, signum: int, frame) -> None:
+        self.save_requested = True
 
-    def exit(self, where: str) -> None:
+    def poll(self) -> tuple[int | None, bool]:
+        """(stop signal, save request) as all ranks see them together; clears the save request."""
+        stop, save = distributed.reduce_over_ranks([float(self.stop_signal or 0), float(self.save_requested)], op='max')
+        self.save_requested = False
+        return int(stop) or None, bool(save)
+
+    @staticmethod
+    def exit(signum: int, where: str) -> None:
         """Exit with 128 + the signal number, as a shell reports a process ended by that signal."""
-        print(f'stopped by {signal.Signals(self.signum).name}: saved {where}; resume with --continue_train',
-              file=sys.stderr)
-        sys.exit(128 + self.signum)
+        if distributed.is_main_process():
+            print(f'stopped by {signal.Signals(signum).name} {where}: saved latest; resume with --continue_train',
+                  file=sys.stderr)
+        distributed.shutdown()
+        sys.exit(128 + signum)

@@ -1,4 +1,4 @@
-"""Image quality of test results against the ground truth: PSNR and SSIM per image, their means, metrics.json."""
+"""Image quality against the ground truth, for test.py and validation alike: L1, PSNR and SSIM per image, means, metrics.json."""
 import json
 import math
 import os
@@ -29,31 +29,35 @@ def json_number(value: float) -> float | None:
 
 
 class ResultMetrics:
-    """Collects PSNR and SSIM of fake_B against real_B for each test input that has a real_B."""
+    """Collects L1 (mean |fake_B - real_B| in [-1, 1] units), PSNR and SSIM for each input that has a real_B."""
 
     def __init__(self):
-        self.rows: list[tuple[str, float, float]] = []
+        self.rows: list[tuple[str, float, float, float]] = []
 
     def add(self, name: str, visuals: dict[str, torch.Tensor]) -> str:
         """Score fake_B against real_B when both exist; returns a caption for the page row ('' if not)."""
         if 'fake_B' not in visuals or 'real_B' not in visuals:
             return ''
+        l1 = float((visuals['fake_B'][0].float() - visuals['real_B'][0].float()).abs().mean())
         psnr, ssim = psnr_ssim(tensor2im(visuals['fake_B']), tensor2im(visuals['real_B']))
-        self.rows.append((name, psnr, ssim))
-        return f'PSNR {psnr:.2f} dB, SSIM {ssim:.4f}'
+        self.rows.append((name, l1, psnr, ssim))
+        return f'L1 {l1:.4f}, PSNR {psnr:.2f} dB, SSIM {ssim:.4f}'
 
-    def means(self) -> tuple[float, float]:
-        return float(np.mean([row[1] for row in self.rows])), float(np.mean([row[2] for row in self.rows]))
+    def means(self) -> tuple[float, float, float]:
+        """Mean L1, PSNR and SSIM over the images."""
+        return tuple(float(np.mean([row[column] for row in self.rows])) for column in (1, 2, 3))
 
     def summary(self) -> dict:
-        psnr_mean, ssim_mean = self.means()
+        l1_mean, psnr_mean, ssim_mean = self.means()
         return {
             'count': len(self.rows),
+            'l1_mean': l1_mean,
             'psnr_mean': json_number(psnr_mean),
             'ssim_mean': ssim_mean,
             'fid': None,
             'fid_note': FID_NOTE,
-            'images': [{'name': name, 'psnr': json_number(psnr), 'ssim': ssim} for name, psnr, ssim in self.rows],
+            'images': [{'name': name, 'l1': l1, 'psnr': json_number(psnr), 'ssim': ssim}
+                       for name, l1, psnr, ssim in self.rows],
         }
 
     def write_json(self, folder: str) -> str:
@@ -64,8 +68,7 @@ class ResultMetrics:
 
     def add_to_page(self, webpage: HTML) -> None:
         """A table at the top of the page: one row per image, then the means; and why FID is absent."""
-        psnr_mean, ssim_mean = self.means()
-        rows = [[name, f'{psnr:.2f}', f'{ssim:.4f}'] for name, psnr, ssim in self.rows]
-        rows.append(['mean', f'{psnr_mean:.2f}', f'{ssim_mean:.4f}'])
-        webpage.add_summary_table('metrics', 'fake_B against real_B', ['image', 'PSNR (dB)', 'SSIM'], rows)
+        rows = [[name, f'{l1:.4f}', f'{psnr:.2f}', f'{ssim:.4f}'] for name, l1, psnr, ssim in self.rows]
+        rows.append(['mean', *(f'{value:.{digits}f}' for value, digits in zip(self.means(), (4, 2, 4)))])
+        webpage.add_summary_table('metrics', 'fake_B against real_B', ['image', 'L1', 'PSNR (dB)', 'SSIM'], rows)
         webpage.add_summary_text(FID_NOTE)

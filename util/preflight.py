@@ -6,11 +6,15 @@ from util import distributed
 from util.errors import UserError
 
 
-def check_norm_can_train(opt) -> None:
-    """--norm syncbatch outside torchrun would silently act as plain batch norm."""
+def check_training_setup(opt, size_multiple: int) -> None:
+    """--norm syncbatch outside torchrun would silently act as plain batch norm; a training crop that the
+    generator cannot map exactly would be padded at every step, wasting most of the work."""
     if opt.norm == 'syncbatch' and not distributed.is_distributed():
         raise UserError('--norm syncbatch synchronizes statistics between processes: launch train.py with '
                         'torchrun --nproc_per_node N, or use --norm batch')
+    if 'crop' in opt.preprocess and opt.crop_size % size_multiple:
+        raise UserError(f'--netG {opt.netG} needs image sides divisible by {size_multiple}, got --crop_size '
+                        f'{opt.crop_size}; set --crop_size (and --load_size) to a multiple of {size_multiple}')
 
 
 @contextmanager

@@ -38,6 +38,10 @@ class VisdomDisplay:
     def loss_window(self) -> str:
         return str(self.display_id)
 
+    @property
+    def val_window(self) -> str:
+        return f'{self.display_id}_val'
+
     def image_window(self, index: int = 0) -> str:
         return str(self.display_id + 1 + index)
 
@@ -93,7 +97,13 @@ class VisdomDisplay:
 
     def plot_losses(self, x: np.ndarray, y: np.ndarray, names: list[str]) -> None:
         """Draw the whole curve (N points of len(names) losses), so a restarted server gets all of it."""
+        self.plot(self.loss_window, x, y, names, 'loss over time', 'loss')
+
+    def plot_validation(self, x: np.ndarray, y: np.ndarray, names: list[str]) -> None:
+        """The validation metrics against epoch, whole, in their own window."""
+        self.plot(self.val_window, x, y, names, 'validation', 'value')
+
+    def plot(self, window: str, x: np.ndarray, y: np.ndarray, names: list[str], title: str, ylabel: str) -> None:
         xs = np.tile(x[:, None], (1, len(names)))
-        self.send(lambda vis: vis.line(X=xs, Y=y, win=self.loss_window,
-                                       opts=dict(title=f'{self.title} loss over time', legend=names,
-                                                 xlabel='epoch', ylabel='loss')))
+        self.send(lambda vis: vis.line(X=xs, Y=y, win=window, opts=dict(title=f'{self.title} {title}', legend=names,
+                                                                       xlabel='epoch', ylabel=ylabel)))

@@ -13,6 +13,8 @@ from util.util import mkdirs, save_image, tensor2im
 
 PAGE_REFRESH_S = 30
 LOSS_CURVE_NAME = 'loss_curve.png'
+VAL_CURVE_NAME = 'val_curve.png'
+VAL_NAMES = ['val L1', 'val PSNR (dB)', 'val SSIM']
 
 
 def image_stem(path: str) -> str:
@@ -34,8 +36,8 @@ def save_images(webpage: html.HTML, visuals: dict[str, torch.Tensor], image_path
     webpage.add_images(names, labels, names, width=width)
 
 
-def save_loss_curve(path: str, xs: list[float], ys: list[list[float]], names: list[str], title: str) -> None:
-    """Plot each loss against fractional epoch in its own panel (their scales differ a lot) into a PNG."""
+def save_curves(path: str, xs: list[float], ys: list[list[float]], names: list[str], title: str) -> None:
+    """Plot each series against (fractional) epoch in its own panel (their scales differ a lot) into a PNG."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -54,7 +56,8 @@ def save_loss_curve(path: str, xs: list[float], ys: list[list[float]], names: li
 
 
 class Visualizer:
-    """Writes loss_log.txt, the training page under <checkpoints_dir>/<name>/web/, and the visdom display."""
+    """Writes loss_log.txt, the training page under <checkpoints_dir>/<name>/web/, and the visdom display,
+    with the losses and, when validation runs, its metrics and images."""
 
     def __init__(self, opt):
         self.opt = opt
@@ -65,6 +68,10 @@ class Visualizer:
         self.loss_x: list[float] = []
         self.loss_y: list[list[float]] = []
         self.loss_names: list[str] = []
+        self.train_labels: list[str] = []
+        self.val_x: list[int] = []
+        self.val_y: list[list[float]] = []
+        self.val_samples: list[tuple[str, list[str], list[str]]] = []
         self.display = None
         if opt.isTrain and opt.display_id > 0:
             from util.visdom_display import VisdomDisplay
@@ -88,24 +95,52 @@ class Visualizer:
             self.display.show_images(images)
         if self.use_html and (save_result or not self.saved):
             self.saved = True
+            self.train_labels = list(images)
             for label, image in images.items():
                 save_image(image, os.path.join(self.img_dir, f'epoch{epoch:03d}_{label}.png'))
-            self.write_training_page(epoch, list(images))
+            self.write_training_page(epoch)
 
-    def write_training_page(self, last_epoch: int, labels: list[str]) -> None:
-        """The loss curve on top, then each epoch's saved visuals, newest first."""
+    def write_training_page(self, last_epoch: int) -> None:
+        """The loss and validation curves on top, the latest validation images, then each epoch's saved visuals, newest first."""
         webpage = html.HTML(self.web_dir, f'Experiment name = {self.name}', refresh=PAGE_REFRESH_S)
         if self.loss_x:
-            save_loss_curve(os.path.join(self.img_dir, LOSS_CURVE_NAME), self.loss_x, self.loss_y,
-                            self.loss_names, f'{self.name} loss over time')
+            save_curves(os.path.join(self.img_dir, LOSS_CURVE_NAME), self.loss_x, self.loss_y,
+                        self.loss_names, f'{self.name} loss over time')
             webpage.add_summary_image(LOSS_CURVE_NAME, width=640)
+        if self.val_x:
+            save_curves(os.path.join(self.img_dir, VAL_CURVE_NAME), self.val_x, self.val_y, VAL_NAMES,
+                        f'{self.name} validation')
+            webpage.add_summary_image(VAL_CURVE_NAME, width=640)
+        for stem, names, labels in self.val_samples:
+            webpage.add_header(f'validation [epoch {self.val_x[-1]}] {stem}')
+            webpage.add_images(names, labels, names, width=self.win_size)
         for epoch in range(last_epoch, 0, -1):
-            names = [f'epoch{epoch:03d}_{label}.png' for label in labels]
+            names = [f'epoch{epoch:03d}_{label}.png' for label in self.train_labels]
             if not all(os.path.exists(os.path.join(self.img_dir, name)) for name in names):
                 continue
             webpage.add_header(f'epoch [{epoch}]')
-            webpage.add_images(names, labels, names, width=self.win_size)
+            webpage.add_images(names, self.train_labels, names, width=self.win_size)
         webpage.save()
+
+    def log_validation(self, result) -> None:
+        """A `(val ...)` line in loss_log.txt, the validation curve and images on the page, the curve in visdom."""
+        message = (f'(val epoch: {result.epoch}, images: {len(result.metrics.rows)}) '
+                   f'L1: {result.l1:.6f} PSNR: {result.psnr:.4f} SSIM: {result.ssim:.6f}')
+        tqdm.write(message)
+        with open(self.log_name, 'a') as log_file:
+            log_file.write(message + '\n')
+        self.val_x.append(result.epoch)
+        self.val_y.append([result.l1, result.psnr, result.ssim])
+        if self.display is not None:
+            self.display.plot_validation(np.array(self.val_x, dtype=float), np.array(self.val_y), VAL_NAMES)
+        if self.use_html:
+            self.val_samples = []
+            for stem, visuals in result.samples:
+                names = [f'val_{stem}_{label}.png' for label in visuals]
+                for name, image in zip(names, visuals.values()):
+                    save_image(tensor2im(image), os.path.join(self.img_dir, name))
+                self.val_samples.append((stem, names, list(visuals)))
+            self.write_training_page(result.epoch)
 
     def plot_current_losses(self, epoch: int, counter_ratio: float, losses: dict[str, float]) -> None:
         """Record one point per loss at fractional epoch `epoch + counter_ratio` and redraw the visdom plot."""

@@ -1,8 +1,9 @@
 """Export a trained generator as TorchScript and ONNX, in inference mode (as test.py --eval runs it).
 
 Example:
-    python -m util.export --name facades_pix2pix
+    python export.py --name facades_pix2pix
 writes <checkpoints_dir>/<name>/<epoch>_net_G.torchscript.pt and <epoch>_net_G.onnx (when onnx is installed).
+The architecture comes from the experiment's record, as in test.py; --netG, --ngf, ... override it.
 """
 import argparse
 import importlib.util
@@ -12,9 +13,7 @@ import warnings
 import torch
 import torch.nn as nn
 
-from models import networks
-from models.base_model import check_state_dict_matches
-from util.checkpoint import load_checkpoint
+from models.translator import Translator, add_architecture_overrides, architecture_overrides
 from util.errors import UserError, report_user_errors
 
 
@@ -23,25 +22,11 @@ def make_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--name', type=str, default='experiment_name', help='experiment name under --checkpoints_dir')
     parser.add_argument('--checkpoints_dir', type=str, default='./checkpoints', help='where experiments keep checkpoints')
-    parser.add_argument('--epoch', type=str, default='latest', help='checkpoint to export: an epoch number or latest')
-    parser.add_argument('--netG', type=str, default='unet_256', help='generator the checkpoint was trained with')
-    parser.add_argument('--ngf', type=int, default=64, help='generator filters in the last conv layer')
-    parser.add_argument('--norm', type=str, default='batch', help='normalization layer [instance | batch | none | syncbatch]')
-    parser.add_argument('--input_nc', type=int, default=3, help='channels of the input image')
-    parser.add_argument('--output_nc', type=int, default=3, help='channels of the output image')
+    parser.add_argument('--epoch', type=str, default='latest', help='checkpoint to export: latest, best or an epoch number')
     parser.add_argument('--crop_size', type=int, default=256, help='side of the example input the export is traced with')
     parser.add_argument('--out_dir', type=str, default=None, help='where to write the files; default: the experiment folder')
+    add_architecture_overrides(parser)
     return parser
-
-
-def load_generator(opt: argparse.Namespace) -> nn.Module:
-    """The generator of <checkpoints_dir>/<name>/<epoch>_net_G.pth in eval mode on the CPU."""
-    net = networks.define_G(opt.input_nc, opt.output_nc, opt.ngf, opt.netG, opt.norm, use_dropout=False)
-    path = os.path.join(opt.checkpoints_dir, opt.name, f'{opt.epoch}_net_G.pth')
-    state = load_checkpoint(path)
-    check_state_dict_matches(net, state, path)
-    net.load_state_dict(state)
-    return net.eval()
 
 
 def export_torchscript(net: nn.Module, example: torch.Tensor, path: str) -> None:
@@ -64,16 +49,17 @@ def onnx_available() -> bool:
 
 def export_generator(opt: argparse.Namespace) -> list[str]:
     """Write the TorchScript file and, where onnx is installed, the ONNX file; return their paths."""
-    net = load_generator(opt)
-    example = torch.randn(1, opt.input_nc, opt.crop_size, opt.crop_size)
-    out_dir = opt.out_dir or os.path.join(opt.checkpoints_dir, opt.name)
+    folder = os.path.join(opt.checkpoints_dir, opt.name)
+    translator = Translator.from_checkpoint(folder, opt.epoch, **architecture_overrides(opt))
+    example = torch.randn(1, translator.input_nc, opt.crop_size, opt.crop_size)
+    out_dir = opt.out_dir or folder
     os.makedirs(out_dir, exist_ok=True)
     stem = os.path.join(out_dir, f'{opt.epoch}_net_G')
     paths = [stem + '.torchscript.pt']
-    export_torchscript(net, example, paths[0])
+    export_torchscript(translator.net, example, paths[0])
     if onnx_available():
         paths.append(stem + '.onnx')
-        export_onnx(net, example, paths[1])
+        export_onnx(translator.net, example, paths[1])
     else:
         print('onnx or onnxscript is not installed: skipped the ONNX export (pip install onnx onnxscript)')
     return paths

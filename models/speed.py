@@ -1,0 +1,161 @@
+"""Speed settings (--amp, --channels_last, --fused_adam, --compile) and --fast, which measures them and keeps the fastest.
+
+No setting is assumed to help: a flag that doubles the speed on one CPU can make it 30 times slower on another.
+--fast times each candidate on a synthetic batch of the configured shape, interleaved round by round with the
+plain float32 path, on this very machine, and keeps the fastest combination.
+"""
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Callable
+
+import torch
+
+from util.hardware import describe_device, native_autocast_dtype
+
+MIN_GAIN = 1.03  # a candidate must beat plain float32 by this much to be kept: smaller gains are within the noise
+CPU_BUDGET_S = 25.0
+CUDA_BUDGET_S = 90.0
+MIN_ROUNDS, MAX_ROUNDS = 2, 6
+
+
+@dataclass(frozen=True)
+class SpeedSettings:
+    amp: bool = False
+    channels_last: bool = False
+    fused_adam: bool = False
+    compile: bool = False
+
+    @classmethod
+    def from_opt(cls, opt) -> 'SpeedSettings':
+        return cls(**{field.name: bool(getattr(opt, field.name)) for field in fields(cls)})
+
+    def record(self, opt) -> None:
+        vars(opt).update(asdict(self))
+
+    def plus(self, *features: str) -> 'SpeedSettings':
+        return replace(self, **{feature: True for feature in features})
+
+    def describe(self) -> str:
+        flags = [f'--{name}' for name, on in asdict(self).items() if on]
+        return ' '.join(flags) if flags else 'plain float32 (no speed flag)'
+
+
+def amp_if_native(requested: bool, device: torch.device) -> bool:
+    """--amp where the device computes low precision natively; elsewhere one warning line, and float32."""
+    if requested and native_autocast_dtype(device) is None:
+        print(f'warning: --amp ignored: {describe_device(device)} has no native bfloat16 or float16 math '
+              '(needs AVX512-BF16 or AMX on x86 CPUs, a tensor-core GPU), so autocast would be emulated '
+              '(measured 12-48x slower per training step on an AVX2 CPU); running in float32', file=sys.stderr)
+        return False
+    return requested
+
+
+def prepare_network(net: torch.nn.Module, settings: SpeedSettings) -> torch.nn.Module:
+    """`net` in channels-last memory format and compiled, as `settings` say (converted in place, compiled as a wrapper)."""
+    if settings.channels_last:
+        net.to(memory_format=torch.channels_last)
+    return torch.compile(net) if settings.compile else net
+
+
+def candidate_features(device: torch.device, training: bool) -> list[str]:
+    """What is worth timing here: low precision only where the device computes it natively, compile only on CUDA
+    (on CPU it was measured slower, 0.92-0.97x, after up to 30 s of compiling)."""
+    features = ['channels_last']
+    if training:
+        features.append('fused_adam')
+    if native_autocast_dtype(device) is not None:
+        features.append('amp')
+    if device.type == 'cuda':
+        features.append('compile')
+    return features
+
+
+class Trial:
+    """One candidate: its settings, a function running one step with them, and the measured step times."""
+
+    def __init__(self, settings: SpeedSettings, make_step: Callable[[SpeedSettings], Callable[[], None]],
+                 device: torch.device):
+        self.settings = settings
+        self.step: Callable[[], None] | None = make_step(settings)
+        self.device = device
+        self.times: list[float] = []
+        self.last = 0.0
+
+    def run(self) -> float:
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+        start = time.perf_counter()
+        self.step()
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+        self.last = time.perf_counter() - start
+        return self.last
+
+    def warm_up(self) -> None:
+        """First calls build kernels, caches and (under compile) graphs; they are not counted."""
+        for _ in range(3 if self.settings.compile else 1):
+            self.run()
+
+    def release(self) -> None:
+        """Drop the candidate's copy of the model once its times are in."""
+        self.step = None
+
+    @property
+    def seconds(self) -> float:
+        return statistics.median(self.times)
+
+
+def interleave(trials: list[Trial], budget_s: float) -> None:
+    """Time every trial once per round, rotating the order so that drifts of the machine hit all alike;
+    as many rounds as fit in `budget_s`, within [MIN_ROUNDS, MAX_ROUNDS]."""
+    per_round = sum(trial.last for trial in trials)
+    rounds = max(MIN_ROUNDS, min(MAX_ROUNDS, int(budget_s / max(per_round, 1e-6))))
+    for round_index in range(rounds):
+        shift = round_index % len(trials)
+        for trial in trials[shift:] + trials[:shift]:
+            trial.times.append(trial.run())
+
+
+def follow_ups(features: list[str], winners: list[str], best: SpeedSettings) -> list[SpeedSettings]:
+    """After the single flags: all the winners together, then compile (CUDA only) on top of the best."""
+    settings = [SpeedSettings().plus(*winners)] if len(winners) > 1 else []
+    if 'compile' in features:
+        settings.append(replace(best, compile=True))
+    return settings
+
+
+def tune(make_step: Callable[[SpeedSettings], Callable[[], None]], device: torch.device,
+         training: bool) -> tuple[SpeedSettings, float, str]:
+    """Pick the fastest settings; returns them, their speed relative to plain float32 and a one-line report."""
+    start = time.perf_counter()
+    budget = CUDA_BUDGET_S if device.type == 'cuda' else CPU_BUDGET_S
+    features = candidate_features(device, training)
+    base = Trial(SpeedSettings(), make_step, device)
+    singles = [Trial(SpeedSettings().plus(feature), make_step, device) for feature in features if feature != 'compile']
+    for trial in [base] + singles:
+        trial.warm_up()
+    interleave([base] + singles, budget / 2 - (time.perf_counter() - start))
+    for trial in singles:
+        trial.release()
+    measured = [base] + singles
+    winners = [feature for feature in features for trial in singles
+               if trial.settings == SpeedSettings().plus(feature) and base.seconds / trial.seconds >= MIN_GAIN]
+    best = min(measured, key=lambda trial: trial.seconds)
+    for settings in follow_ups(features, winners, best.settings):
+        trial = Trial(settings, make_step, device)
+        trial.warm_up()
+        interleave([base, trial], (budget - (time.perf_counter() - start)) / 2)
+        trial.release()
+        measured.append(trial)
+        best = min(measured, key=lambda trial: trial.seconds)
+    if base.seconds / best.seconds < MIN_GAIN:
+        best = base
+    ratio = base.seconds / best.seconds
+    report = (f'--fast: {"training" if training else "inference"} with {best.settings.describe()}, '
+              f'{ratio:.2f}x the plain float32 {"step" if training else "forward"} '
+              f'({1 / best.seconds:.2f} against {1 / base.seconds:.2f} it/s; {len(measured)} settings timed '
+              f'in {time.perf_counter() - start:.0f} s on {describe_device(device)})')
+    base.release()
+    return best.settings, ratio, report

@@ -1,0 +1,136 @@
+"""Translate image files, folders or glob patterns with a trained generator, each at its own size.
+
+Example:
+    python predict.py --name facades_pix2pix --input photos/ extra/*.jpg --output translated/
+Each image is reflect-padded to the sides the generator needs and the output cropped back: nothing is resized.
+Outputs are PNG files named after the inputs (TIFF inputs give TIFF), 16-bit where the input was 16-bit.
+"""
+import argparse
+import glob
+import os
+from collections import defaultdict
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from data.base_dataset import image_size, split_halves, to_tensor
+from data.image_folder import IMG_EXTENSIONS, is_image_file
+from models.speed import SpeedSettings
+from models.translator import Translator, add_architecture_overrides, architecture_overrides
+from options.base_options import parse_gpu_ids
+from util.errors import UserError, report_user_errors
+from util.image_io import is_deep, output_extension, read_image, to_array, with_channels
+from util.util import save_image
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--name', type=str, required=True, help='experiment name under --checkpoints_dir')
+    parser.add_argument('--input', nargs='+', required=True, help='image files, folders (searched recursively) or glob patterns')
+    parser.add_argument('--output', type=str, required=True, help='folder for the translated images')
+    parser.add_argument('--checkpoints_dir', type=str, default='./checkpoints', help='where experiments keep checkpoints')
+    parser.add_argument('--epoch', type=str, default='latest', help='checkpoint to use: latest, best or an epoch number')
+    parser.add_argument('--gpu_ids', type=str, default='0', help='comma list of GPU ids; -1 runs on the CPU')
+    parser.add_argument('--batch_size', type=int, default=1, help='images of the same size translated together')
+    parser.add_argument('--aligned_input', action='store_true',
+                        help='inputs are A|B side by side (as in datasets); translate the half --direction starts from')
+    parser.add_argument('--overwrite', action='store_true', help='replace outputs that already exist (default: skip them)')
+    parser.add_argument('--fast', action='store_true', help='time the speed settings on the first batch and keep the fastest')
+    parser.add_argument('--amp', action='store_true', help='mixed precision where the device computes it natively')
+    parser.add_argument('--channels_last', action='store_true', help='channels-last memory format')
+    add_architecture_overrides(parser)
+    return parser
+
+
+def find_inputs(patterns: list[str], output_dir: str) -> dict[str, str]:
+    """Input path -> output path: folders keep their inner layout, files and glob matches go in flat."""
+    pairs: dict[str, str] = {}
+    for pattern in patterns:
+        if os.path.isdir(pattern):
+            found = [(path, os.path.relpath(path, pattern)) for path in sorted(glob.glob(os.path.join(pattern, '**', '*'), recursive=True))
+                     if is_image_file(path)]
+        else:
+            found = [(path, os.path.basename(path)) for path in sorted(glob.glob(pattern)) if os.path.isfile(path)]
+        if not found:
+            raise UserError(f'--input {pattern}: no image files there ({", ".join(IMG_EXTENSIONS)})')
+        for path, relative in found:
+            pairs[path] = os.path.join(output_dir, os.path.splitext(relative)[0] + output_extension(path))
+    check_distinct_outputs(pairs)
+    return pairs
+
+
+def check_distinct_outputs(pairs: dict[str, str]) -> None:
+    owners: dict[str, str] = {}
+    for path, output in pairs.items():
+        if output in owners:
+            raise UserError(f'--input: {owners[output]} and {path} would both be written to {output}; '
+                            'rename one or translate them in separate runs')
+        owners[output] = path
+
+
+def input_size(path: str, aligned: bool) -> tuple[int, int]:
+    """(width, height) of the image the generator gets, read from the file header where possible."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except (OSError, SyntaxError, ValueError):
+        width, height = image_size(read_image(path))
+    return (width // 2 if aligned else width), height
+
+
+def load_input(path: str, translator: Translator, aligned: bool) -> tuple[torch.Tensor, bool]:
+    """The generator's input in [-1, 1] and whether the file was deeper than 8 bits."""
+    image = read_image(path)
+    if aligned:
+        halves = split_halves(image)
+        image = halves[0] if translator.architecture['direction'] == 'AtoB' else halves[1]
+    image = with_channels(image, translator.input_nc, path)
+    return to_tensor(image) * 2 - 1, is_deep(image)
+
+
+def batches_by_size(paths: list[str], aligned: bool, batch_size: int) -> list[list[str]]:
+    """Images of one size together, `batch_size` at a time, in input order within each size."""
+    groups: dict[tuple[int, int], list[str]] = defaultdict(list)
+    for path in paths:
+        groups[input_size(path, aligned)].append(path)
+    return [group[i:i + batch_size] for group in groups.values() for i in range(0, len(group), batch_size)]
+
+
+@report_user_errors
+def main() -> None:
+    opt = make_parser().parse_args()
+    if opt.batch_size < 1:
+        raise UserError(f'--batch_size {opt.batch_size}: must be 1 or more')
+    pairs = find_inputs(opt.input, opt.output)
+    todo = [path for path, output in pairs.items() if opt.overwrite or not os.path.exists(output)]
+    if len(todo) < len(pairs):
+        print(f'skipping {len(pairs) - len(todo)} image(s) whose output exists (pass --overwrite to replace them)')
+    translator = Translator.from_checkpoint(os.path.join(opt.checkpoints_dir, opt.name), opt.epoch,
+                                            parse_gpu_ids(opt.gpu_ids), **architecture_overrides(opt))
+    batches = batches_by_size(todo, opt.aligned_input, opt.batch_size)
+    if opt.fast and batches:
+        example = torch.stack([load_input(path, translator, opt.aligned_input)[0] for path in batches[0]])
+        print(translator.choose_speed(example))
+    else:
+        translator.use_speed(SpeedSettings(amp=opt.amp, channels_last=opt.channels_last))
+    with tqdm(total=len(todo), desc='translating', unit='image', disable=None) as bar:
+        for batch_paths in batches:
+            inputs = [load_input(path, translator, opt.aligned_input) for path in batch_paths]
+            outputs = translator.translate(torch.stack([tensor for tensor, _ in inputs]))
+            for path, (_, deep), output in zip(batch_paths, inputs, outputs):
+                write_output(output, pairs[path], deep)
+                bar.update()
+    print(f'wrote {len(todo)} image(s) to {opt.output}')
+
+
+def write_output(output: torch.Tensor, path: str, deep: bool) -> None:
+    """The output at 16 bits when its input had more than 8, with the generator's channel count (1, 3 or 4)."""
+    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+    save_image(to_array(output, np.uint16 if deep else np.uint8), path)
+
+
+if __name__ == '__main__':
+    main()

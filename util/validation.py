@@ -1,0 +1,78 @@
+"""Validation during training: the generator on the validation images every --val_freq epochs.
+
+It runs in eval mode (running batch-norm statistics, no dropout), without gradients and inside rng_untouched,
+so a run with validation ends with the same weights as one without. Every rank validates the same images (so
+that any collective a DDP forward makes is matched) and rank 0's numbers decide, for all, the best checkpoint
+and the plateau schedule.
+"""
+import copy
+import os
+from dataclasses import dataclass
+
+import torch
+from torch.utils.data import default_collate
+
+from data.aligned_dataset import AlignedDataset
+from util import distributed
+from util.errors import UserError
+from util.metrics import ResultMetrics
+from util.rng import rng_untouched
+from util.visualizer import image_stem
+
+SHOWN_IMAGES = 3
+
+
+@dataclass
+class ValidationResult:
+    epoch: int
+    metrics: ResultMetrics
+    samples: list[tuple[str, dict[str, torch.Tensor]]]
+    l1: float
+    psnr: float
+    ssim: float
+
+
+class Validation:
+    """The validation images, preprocessed as test.py does (resized to --crop_size, never flipped)."""
+
+    def __init__(self, opt, folder: str):
+        self.opt = opt
+        val_opt = copy.copy(opt)
+        val_opt.phase, val_opt.load_size, val_opt.no_flip = 'val', opt.crop_size, True
+        val_opt.max_dataset_size, val_opt.cache_dataset = opt.num_val, False
+        self.dataset = AlignedDataset(val_opt, folder)
+        self.folder = folder
+
+    @classmethod
+    def create(cls, opt) -> 'Validation | None':
+        """Validation on --val_dataroot, else on <dataroot>/val when it exists; None when there is none or --val_freq 0."""
+        if opt.val_freq <= 0 or opt.num_val <= 0:
+            return None
+        if opt.val_dataroot is None:
+            folder = os.path.join(opt.dataroot, 'val')
+            return cls(opt, folder) if os.path.isdir(folder) else None
+        if not os.path.isdir(opt.val_dataroot):
+            raise UserError(f'--val_dataroot {opt.val_dataroot} is not a folder; give a folder of aligned (A|B) '
+                            'validation images, or leave the flag out')
+        return cls(opt, opt.val_dataroot)
+
+    def due(self, epoch: int) -> bool:
+        return epoch % self.opt.val_freq == 0
+
+    def run(self, model, epoch: int) -> ValidationResult:
+        """Mean L1, PSNR and SSIM of G on the validation images, and the first few results to show."""
+        metrics = ResultMetrics()
+        samples = []
+        with rng_untouched():
+            model.eval()
+            for index in range(len(self.dataset)):
+                model.set_input(default_collate([self.dataset[index]]))
+                model.test()
+                visuals = model.get_current_visuals()
+                stem = image_stem(model.get_image_paths()[0])
+                metrics.add(stem, visuals)
+                if index < SHOWN_IMAGES:
+                    samples.append((stem, {label: image.detach().cpu() for label, image in visuals.items()}))
+            model.train()
+        l1, psnr, ssim = distributed.broadcast_from_main(metrics.means())
+        return ValidationResult(epoch, metrics, samples, l1, psnr, ssim)
