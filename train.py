@@ -29,7 +29,7 @@ def main() -> None:
     options = TrainOptions()
     opt = options.parse()
     opt.gpu_ids = distributed.init_distributed(opt.gpu_ids)
-    seed_everything(opt.seed)
+    seed_everything(opt.seed, distributed.get_rank())
     check_training_setup(opt, generator_size_multiple(opt.netG))
     if distributed.is_main_process():
         checkpoint.remove_stale_temporaries(checkpoint.experiment_dir(opt))

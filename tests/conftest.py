@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -41,3 +42,26 @@ def run_entry(script: str, *args: str, check: bool = True, timeout: float = 300)
     if check and result.returncode != 0:
         raise AssertionError(f'{script} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}')
     return result
+
+
+def build_model(checkpoints_dir, *args: str, setup: bool = True):
+    """The pix2pix model train.py would build from these flags (tiny networks unless overridden), set up;
+    initialized from torch seed 0, so two builds start from the same weights."""
+    from models import create_model
+    from options.train_options import TrainOptions
+
+    opt = TrainOptions().parse(['--dataroot', 'unused', '--checkpoints_dir', str(checkpoints_dir), *TINY_NET_FLAGS, *args])
+    torch.manual_seed(0)
+    model = create_model(opt)
+    if setup:
+        model.setup(opt)
+    return model
+
+
+def random_batch(model, seed: int = 0) -> dict:
+    """A batch shaped as the model's flags say, with values in [-1, 1]."""
+    opt = model.opt
+    generator = torch.Generator().manual_seed(seed)
+    images = {key: torch.rand(opt.batch_size, nc, opt.crop_size, opt.crop_size, generator=generator) * 2 - 1
+              for key, nc in (('A', opt.input_nc), ('B', opt.output_nc))}
+    return {**images, 'A_paths': ['x.png'] * opt.batch_size, 'B_paths': ['x.png'] * opt.batch_size}

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT, write_aligned_images
+from conftest import ROOT, run_entry, write_aligned_images
 
 KILLS = 8
 
@@ -80,3 +80,22 @@ def test_last_checkpoint_loads_after_kills_during_writes(tmp_path):
     assert report['checked'] == KILLS, report
     assert report['torn_writes'] >= 1, f'no kill landed inside a write, so nothing was tested: {report}'
     assert report['resume_exit_code'] == 0, report
+
+
+def test_unfinished_writes_are_removed_at_the_next_start(tmp_path):
+    """The temporary files a killed write leaves are deleted when training starts again, with one line saying so."""
+    dataroot = str(tmp_path / 'data')
+    write_aligned_images(os.path.join(dataroot, 'train'), 2, size=32, seed=5)
+    experiment = tmp_path / 'checkpoints' / 'stale'
+    experiment.mkdir(parents=True)
+    left_over = [experiment / '.latest_net_G.pth.k2j4_x9a.tmp', experiment / '.latest_train_state.pth.abcd1234.tmp']
+    for path in left_over:
+        path.write_bytes(b'half a checkpoint')
+    unrelated = experiment / 'notes.tmp'
+    unrelated.write_text('not ours')
+    result = run_entry('train.py', '--dataroot', dataroot, '--name', 'stale', '--checkpoints_dir', str(tmp_path / 'checkpoints'),
+                       '--netG', 'resnet_6blocks', '--ngf', '8', '--ndf', '8', '--load_size', '32', '--crop_size', '32',
+                       '--gpu_ids', '-1', '--display_id', '0', '--num_threads', '0', '--no_html', '--n_epochs', '1',
+                       '--n_epochs_decay', '0')
+    assert not any(path.exists() for path in left_over) and unrelated.exists()
+    assert sum('removed 2 unfinished checkpoint write(s)' in line for line in result.stdout.splitlines()) == 1

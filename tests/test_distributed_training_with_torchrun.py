@@ -5,6 +5,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -77,3 +78,70 @@ def test_torchrun_ranks_end_identical_and_only_rank0_writes(tmp_path, nproc):
     assert 'all ranks hold identical parameters' in stdout
     state = torch.load(experiment / 'latest_net_G.pth', weights_only=True)
     assert not any(key.startswith(('module.', '_orig_mod.')) for key in state)
+
+
+RESUME_FLAGS = ['--netG', 'resnet_6blocks', '--ngf', '8', '--ndf', '8', '--load_size', '36', '--crop_size', '32',
+                '--gpu_ids', '-1', '--display_id', '0', '--num_threads', '0', '--no_html', '--seed', '5',
+                '--n_epochs', '2', '--n_epochs_decay', '1', '--save_latest_freq', '6', '--save_epoch_freq', '100']
+
+
+def torchrun_training(tmp_path, name: str, *extra: str) -> subprocess.Popen:
+    command = [TORCHRUN, '--standalone', '--nproc_per_node', '2', 'train.py', '--dataroot', str(tmp_path / 'data'),
+               '--checkpoints_dir', str(tmp_path / 'ckpt'), '--name', name, *RESUME_FLAGS, *extra]
+    return subprocess.Popen(command, cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS='1'), start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / f'{name}.err', 'a'))
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`, read from /proc (torchrun starts each rank in a session of its own)."""
+    children: dict[int, list[int]] = {}
+    for entry in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open(f'/proc/{entry}/stat') as stat:
+                parent = int(stat.read().rsplit(')', 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    found, frontier = [], [pid]
+    while frontier:
+        below = children.get(frontier.pop(), [])
+        found += below
+        frontier += below
+    return found
+
+
+def kill_everything(process: subprocess.Popen) -> int:
+    """SIGKILL torchrun and every rank at once, as a node failure or Slurm's final kill does."""
+    for pid in [process.pid, *descendants(process.pid)]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return process.wait()
+
+
+def test_torchrun_killed_mid_epoch_resumes_bit_identical(tmp_path):
+    """8 images on 2 ranks: 4 iterations per rank and epoch; the checkpoint at iteration 6 lands mid-epoch 2.
+    Every rank's random state, image pool and position are restored, so the final weights equal a straight run's."""
+    rng = np.random.default_rng(3)
+    os.makedirs(tmp_path / 'data' / 'train')
+    for i in range(8):
+        Image.fromarray(rng.integers(0, 256, (36, 72, 3), dtype=np.uint8)).save(tmp_path / 'data' / 'train' / f'{i}.png')
+    straight = torchrun_training(tmp_path, 'straight')
+    assert straight.wait(timeout=180) == 0, (tmp_path / 'straight.err').read_text()[-3000:]
+
+    state_file = tmp_path / 'ckpt' / 'resumed' / 'latest_train_state.pth'
+    killed = torchrun_training(tmp_path, 'resumed')
+    deadline = time.monotonic() + 180
+    while not state_file.exists() and killed.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert kill_everything(killed) == -signal.SIGKILL, 'the run ended before it could be killed'
+    assert torch.load(state_file, weights_only=True)['progress']['epoch_iter'] == 2 * 1  # 6 = 4 + 2 iterations per rank
+
+    resumed = torchrun_training(tmp_path, 'resumed', '--continue_train')
+    assert resumed.wait(timeout=180) == 0, (tmp_path / 'resumed.err').read_text()[-3000:]
+    for net in 'GD':
+        expected = torch.load(tmp_path / 'ckpt' / 'straight' / f'latest_net_{net}.pth', weights_only=True)
+        actual = torch.load(tmp_path / 'ckpt' / 'resumed' / f'latest_net_{net}.pth', weights_only=True)
+        differing = [key for key in expected if not torch.equal(expected[key], actual[key])]
+        assert not differing, f'net {net} differs from the straight run in {differing[:5]}'

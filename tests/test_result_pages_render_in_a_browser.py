@@ -26,7 +26,7 @@ CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic
 def runs(tmp_path_factory) -> dict[str, Path]:
     """Train two short epochs with the training page on, then test; return both page folders."""
     root = tmp_path_factory.mktemp('pages')
-    dataroot = make_aligned_dataset(root / 'data', {'train': 4, 'test': TEST_IMAGES})
+    dataroot = make_aligned_dataset(root / 'data', {'train': 4, 'val': 2, 'test': TEST_IMAGES})
     common = ['--dataroot', str(dataroot), '--name', 'pages', '--checkpoints_dir', str(root / 'checkpoints'),
               *TINY_NET, '--display_winsize', str(WINSIZE)]
     run_script('train.py', [*common, '--n_epochs', '1', '--n_epochs_decay', '1', '--display_id', '0',
@@ -60,14 +60,16 @@ def open_page(browser, folder: Path, screenshot: str) -> list[dict]:
         'naturalWidth: i.naturalWidth, naturalHeight: i.naturalHeight, width: i.width}));')
 
 
-def test_training_page_shows_loss_curve_and_epochs_newest_first(runs, browser):
+def test_training_page_shows_loss_and_validation_curves_validation_images_and_epochs_newest_first(runs, browser):
     images = open_page(browser, runs['train'], 'training_page.png')
     sources = [Path(image['src']).name for image in images]
-    assert sources[0] == 'loss_curve.png'
-    assert sources[1:] == [f'epoch{epoch:03d}_{label}.png' for epoch in (2, 1) for label in ('real_A', 'fake_B', 'real_B')]
+    labels = ('real_A', 'fake_B', 'real_B')
+    assert sources[:2] == ['loss_curve.png', 'val_curve.png']
+    assert sources[2:8] == [f'val_{stem}_{label}.png' for stem in (0, 1) for label in labels]
+    assert sources[8:] == [f'epoch{epoch:03d}_{label}.png' for epoch in (2, 1) for label in labels]
     assert all(image['complete'] and image['naturalWidth'] > 0 for image in images), images
     headers = [element.text for element in browser.find_elements(By.TAG_NAME, 'h3')]
-    assert headers == ['epoch [2]', 'epoch [1]']
+    assert headers == ['validation [epoch 2] 0', 'validation [epoch 2] 1', 'epoch [2]', 'epoch [1]']
 
 
 def test_test_page_shows_every_result_and_the_metrics_table(runs, browser):

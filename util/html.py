@@ -47,7 +47,7 @@ class HTML:
 
     def add_summary_image(self, name: str, width: int) -> None:
         """An image from the images folder, e.g. a plot, in the summary section."""
-        self.summary.add(img(style=f'width:{width}px', src=os.path.join('images', name)))
+        self.summary.add(img(style=f'width:{width}px; vertical-align:top', src=os.path.join('images', name)))
 
     def add_summary_table(self, table_id: str, title: str, header: list[str], rows: list[list[str]]) -> None:
         with self.summary:

@@ -8,14 +8,17 @@ import numpy as np
 import torch
 
 
-def seed_everything(seed: int | None) -> None:
-    """Under --seed, seed python, numpy and torch and ask for deterministic algorithms (exact on CPU)."""
+def seed_everything(seed: int | None, rank: int = 0) -> None:
+    """Under --seed, seed python, numpy and torch and ask for deterministic algorithms (exact on CPU).
+
+    Under torchrun each rank draws its own stream (seed + rank), so dropout differs between ranks as it would
+    between the samples of one large batch; data order and augmentation use the common seed (data.sampler)."""
     if seed is None:
         return
     os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+    random.seed(seed + rank)
+    np.random.seed(seed + rank)
+    torch.manual_seed(seed + rank)
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False

@@ -36,21 +36,24 @@ def save_images(webpage: html.HTML, visuals: dict[str, torch.Tensor], image_path
     webpage.add_images(names, labels, names, width=width)
 
 
-def save_curves(path: str, xs: list[float], ys: list[list[float]], names: list[str], title: str) -> None:
+def save_curves(path: str, xs: list[float], ys: list[list[float]], names: list[str], title: str, ncols: int = 2) -> None:
     """Plot each series against (fractional) epoch in its own panel (their scales differ a lot) into a PNG."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    ncols = min(len(names), 2)
+    ncols = min(len(names), ncols)
     nrows = math.ceil(len(names) / ncols)
     figure = Figure(figsize=(4 * ncols, 2.2 * nrows + 0.4), dpi=80)
     FigureCanvasAgg(figure)
     figure.suptitle(title)
-    for column, (name, axes) in enumerate(zip(names, figure.subplots(nrows, ncols, squeeze=False).flat)):
+    panels = figure.subplots(nrows, ncols, squeeze=False).flat
+    for column, (name, axes) in enumerate(zip(names, panels)):
         axes.plot(xs, [y[column] for y in ys], color=f'C{column}', marker='.' if len(xs) < 50 else None)
         axes.set_title(name, fontsize='medium')
         axes.set_xlabel('epoch')
         axes.grid(alpha=0.3)
+    for unused in panels:
+        unused.set_visible(False)
     figure.tight_layout()
     figure.savefig(path)
 
@@ -109,8 +112,8 @@ class Visualizer:
             webpage.add_summary_image(LOSS_CURVE_NAME, width=640)
         if self.val_x:
             save_curves(os.path.join(self.img_dir, VAL_CURVE_NAME), self.val_x, self.val_y, VAL_NAMES,
-                        f'{self.name} validation')
-            webpage.add_summary_image(VAL_CURVE_NAME, width=640)
+                        f'{self.name} validation', ncols=1)
+            webpage.add_summary_image(VAL_CURVE_NAME, width=320)
         for stem, names, labels in self.val_samples:
             webpage.add_header(f'validation [epoch {self.val_x[-1]}] {stem}')
             webpage.add_images(names, labels, names, width=self.win_size)
