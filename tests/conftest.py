@@ -65,3 +65,27 @@ def random_batch(model, seed: int = 0) -> dict:
     images = {key: torch.rand(opt.batch_size, nc, opt.crop_size, opt.crop_size, generator=generator) * 2 - 1
               for key, nc in (('A', opt.input_nc), ('B', opt.output_nc))}
     return {**images, 'A_paths': ['x.png'] * opt.batch_size, 'B_paths': ['x.png'] * opt.batch_size}
+
+
+def run_in_process(script: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run an entry point's main() in this process, as `python <script> args` would (for scripts that leave no
+    global state behind, such as predict.py); saves the interpreter start-up of run_entry."""
+    import contextlib
+    import importlib
+    import io
+
+    module = importlib.import_module(script.removesuffix('.py'))
+    out, err = io.StringIO(), io.StringIO()
+    saved_argv, sys.argv = sys.argv, [script, *args]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            module.main()
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+    finally:
+        sys.argv = saved_argv
+    result = subprocess.CompletedProcess([script, *args], code, out.getvalue(), err.getvalue())
+    if check and code != 0:
+        raise AssertionError(f'{script} failed ({code}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}')
+    return result

@@ -1,0 +1,102 @@
+"""--fast measures the speed settings on this machine and keeps the fastest; the choice is reported in one line,
+recorded in <phase>_opt.txt and the training state, and reused by --continue_train. --amp runs only where the
+device computes low precision natively: elsewhere one warning and float32 (checked on an AVX2-only CPU emulated
+with ATEN_CPU_CAPABILITY=avx2 and ONEDNN_MAX_CPU_ISA=AVX2, whatever this machine is)."""
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import ROOT, run_entry, write_aligned_images
+from models import speed
+from models.speed import SpeedSettings
+from util.checkpoint import load_weights, read_options_file
+
+AVX2_ONLY = {'ATEN_CPU_CAPABILITY': 'avx2', 'ONEDNN_MAX_CPU_ISA': 'AVX2'}
+NET = ['--netG', 'resnet_6blocks', '--ngf', '8', '--ndf', '8', '--load_size', '32', '--crop_size', '32',
+       '--gpu_ids', '-1', '--display_id', '0', '--num_threads', '0']
+
+
+def fake_steps(seconds: dict[SpeedSettings, float], timed: list[SpeedSettings]):
+    """make_step for speed.tune: each settings' step sleeps for its given time (plain float32's if not listed)."""
+    def make_step(settings: SpeedSettings):
+        timed.append(settings)
+        return lambda: time.sleep(seconds.get(settings, seconds[SpeedSettings()]))
+    return make_step
+
+
+@pytest.mark.parametrize('native', [False, True], ids=['no native bf16', 'native bf16'])
+def test_tune_keeps_only_what_measures_faster(monkeypatch, native):
+    monkeypatch.setattr(speed, 'native_autocast_dtype', lambda device: torch.bfloat16 if native else None)
+    plain, cl, fa = SpeedSettings(), SpeedSettings(channels_last=True), SpeedSettings(fused_adam=True)
+    amp, cl_fa = SpeedSettings(amp=True), SpeedSettings(channels_last=True, fused_adam=True)
+    seconds = {plain: 0.04, cl: 0.02, fa: 0.03, amp: 0.12, cl_fa: 0.012}
+    timed: list[SpeedSettings] = []
+    choice, ratio, report = speed.tune(fake_steps(seconds, timed), torch.device('cpu'), training=True)
+    assert choice == cl_fa and 2.5 < ratio < 4
+    assert (amp in timed) == native, 'bf16 must be timed only where it is native'
+    assert report.startswith('--fast: training with --channels_last --fused_adam, ') and '\n' not in report
+
+
+def test_tune_keeps_plain_float32_when_nothing_is_faster(monkeypatch):
+    monkeypatch.setattr(speed, 'native_autocast_dtype', lambda device: None)
+    seconds = {SpeedSettings(): 0.02, SpeedSettings(channels_last=True): 0.04, SpeedSettings(fused_adam=True): 0.02}
+    choice, ratio, report = speed.tune(fake_steps(seconds, []), torch.device('cpu'), training=True)
+    assert choice == SpeedSettings() and ratio == 1.0 and 'plain float32' in report
+
+
+def test_train_fast_reports_records_and_resume_reuses_the_choice(tmp_path):
+    write_aligned_images(str(tmp_path / 'data' / 'train'), 2, size=32, seed=1)
+    common = ['--dataroot', str(tmp_path / 'data'), '--name', 'fast', '--checkpoints_dir', str(tmp_path / 'ck'), *NET, '--fast']
+    result = run_entry('train.py', *common, '--n_epochs', '1', '--n_epochs_decay', '0', '--no_html')
+    lines = [line for line in result.stdout.splitlines() if line.startswith('--fast:')]
+    assert len(lines) == 1 and re.search(r'\d\.\d\dx the plain float32 step', lines[0]), result.stdout[-2000:]
+    chosen = {flag: f'--{flag}' in lines[0].split(',')[0] for flag in ('amp', 'channels_last', 'fused_adam', 'compile')}
+    recorded = read_options_file(str(tmp_path / 'ck' / 'fast' / 'train_opt.txt'))
+    assert {flag: recorded[flag] == 'True' for flag in chosen} == chosen
+    saved = load_weights(str(tmp_path / 'ck' / 'fast' / 'latest_train_state.pth'))['speed']
+    assert saved == {'fast': True, **chosen}
+
+    resumed = run_entry('train.py', *common, '--continue_train', '--n_epochs', '2', '--n_epochs_decay', '0', '--no_html')
+    assert '--fast: reusing the settings chosen when this run started' in resumed.stdout
+    assert 'x the plain float32' not in resumed.stdout
+
+
+def test_test_py_fast_tunes_inference_and_records_it(tmp_path):
+    write_aligned_images(str(tmp_path / 'data' / 'train'), 1, size=32, seed=2)
+    write_aligned_images(str(tmp_path / 'data' / 'test'), 1, size=32, seed=3)
+    common = ['--dataroot', str(tmp_path / 'data'), '--name', 'fastest', '--checkpoints_dir', str(tmp_path / 'ck'), *NET]
+    run_entry('train.py', *common, '--n_epochs', '1', '--n_epochs_decay', '0')
+    result = run_entry('test.py', *common, '--fast', '--results_dir', str(tmp_path / 'results'))
+    line = next(line for line in result.stdout.splitlines() if line.startswith('--fast:'))
+    assert 'inference with' in line and 'x the plain float32 forward' in line
+    recorded = read_options_file(str(tmp_path / 'ck' / 'fastest' / 'test_opt.txt'))
+    assert (recorded['channels_last'] == 'True') == ('--channels_last' in line.split(',')[0])
+
+
+def run_avx2_only(args: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, os.path.join(ROOT, 'train.py'), *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, **AVX2_ONLY})
+
+
+def test_amp_without_native_low_precision_warns_once_and_trains_float32(tmp_path):
+    detected = subprocess.run([sys.executable, '-c', 'from util.hardware import cpu_has_native_bf16; print(cpu_has_native_bf16())'],
+                              cwd=ROOT, capture_output=True, text=True, env={**os.environ, **AVX2_ONLY})
+    assert detected.stdout.strip() == 'False', detected.stderr
+    write_aligned_images(str(tmp_path / 'data' / 'train'), 2, size=32, seed=4)
+    common = ['--dataroot', str(tmp_path / 'data'), '--checkpoints_dir', str(tmp_path / 'ck'), *NET, '--seed', '1',
+              '--n_epochs', '1', '--n_epochs_decay', '0', '--no_html']
+    with_amp = run_avx2_only([*common, '--name', 'amp', '--amp'])
+    plain = run_avx2_only([*common, '--name', 'plain'])
+    assert with_amp.returncode == plain.returncode == 0, with_amp.stderr[-2000:]
+    warnings = [line for line in with_amp.stderr.splitlines() if 'warning: --amp ignored' in line]
+    assert len(warnings) == 1 and 'float32' in warnings[0] and 'slower' in warnings[0]
+    assert read_options_file(str(tmp_path / 'ck' / 'amp' / 'train_opt.txt'))['amp'] == 'False'
+    for net in 'GD':
+        amp_weights = load_weights(str(tmp_path / 'ck' / 'amp' / f'latest_net_{net}.pth'))
+        plain_weights = load_weights(str(tmp_path / 'ck' / 'plain' / f'latest_net_{net}.pth'))
+        assert all(torch.equal(amp_weights[key], plain_weights[key]) for key in plain_weights), net
