@@ -1,22 +1,25 @@
-"""Speed of pix2pix at the default config (unet_256 + basic PatchGAN, 256x256) for each speed flag.
+"""Speed of pix2pix at the default config (unet_256 + basic PatchGAN, 256x256) for each speed setting and --fast.
 
-Every flag, and combinations of them, is timed against the plain path (fp32, contiguous, eager, plain Adam,
-default threads) on the same inputs in the same run, configurations interleaved round by round, medians
-reported, so each improvement is a ratio that the machine's noise affects alike.
+Every configuration is timed against the reference's training step (bench/reference_step.py: plain float32,
+eager, contiguous, non-fused Adam) and the model's plain path, on the same inputs in the same process,
+configurations interleaved round by round, medians reported, so each figure is a ratio that the machine's noise
+affects alike. Each configuration first runs one step in a child process under a time limit: one that is
+catastrophically slow here (bf16 on a CPU without native bf16 takes half a minute a step) is reported as such
+and left out of the rounds instead of holding the run for an hour.
 
-    python bench/benchmark.py                              # CPU (and GPU when present), batch 1 and 4
-    python bench/benchmark.py --devices cpu --batch_sizes 1 4 16 --rounds 5
-Writes bench/results/<device>.json and prints a markdown table.
+    python bench/benchmark.py                                   # CPU (and GPU when present), batch 1 and 4
+    python bench/benchmark.py --devices cpu --batch_sizes 1 --rounds 5 --limit_s 90
+Writes bench/results/<device>-<kind>.json (kind: amx, avx512_bf16, avx512, avx2, ... or the GPU) and prints a table.
 """
 import argparse
+import copy
 import json
 import os
-import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from typing import Callable
 
 import torch
@@ -24,21 +27,25 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench.reference_step import ReferenceStep  # noqa: E402
 from models import create_model  # noqa: E402
 from models.base_model import BaseModel  # noqa: E402
 from options.train_options import TrainOptions  # noqa: E402
+from util.hardware import cpu_capabilities, describe_device  # noqa: E402
 
 CONFIGS = {
+    'reference': None,
     'plain': [],
+    'fast': ['--fast'],
     'amp': ['--amp'],
     'channels_last': ['--channels_last'],
-    'compile': ['--compile'],
     'fused_adam': ['--fused_adam'],
     'amp+channels_last+fused_adam': ['--amp', '--channels_last', '--fused_adam'],
-    'all': ['--amp', '--channels_last', '--compile', '--fused_adam'],
+    'compile': ['--compile'],
 }
+DEFAULT_CONFIGS = [name for name in CONFIGS if name != 'compile']
 SIDE = 256
-WARMUP_ITERS = 2
+TUNING_ALLOWANCE_S = 120
 TEST_IMAGES_PER_ROUND = 4
 
 
@@ -47,13 +54,58 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--devices', nargs='+', default=None, help='cpu and/or cuda; default: cpu, plus cuda when present')
     parser.add_argument('--batch_sizes', nargs='+', type=int, default=[1, 4], help='16 is slow on CPU, so optional')
     parser.add_argument('--rounds', type=int, default=4, help='interleaved timing rounds; medians are reported')
-    parser.add_argument('--configs', nargs='+', default=list(CONFIGS), choices=list(CONFIGS), help='configurations to time')
+    parser.add_argument('--configs', nargs='+', default=DEFAULT_CONFIGS, choices=list(CONFIGS),
+                        help='configurations to time (compile is opt-in: on CPU it was measured slower)')
+    parser.add_argument('--limit_s', type=float, default=60.0,
+                        help='a configuration whose build and first two steps take longer (plus 120 s of tuning for '
+                             'fast) is reported as too slow')
     parser.add_argument('--out_dir', default=os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results'))
+    parser.add_argument('--probe', default=None, help=argparse.SUPPRESS)
+    parser.add_argument('--probe_device', default='cpu', help=argparse.SUPPRESS)
+    parser.add_argument('--probe_batch', type=int, default=1, help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
+def synchronize(device: str) -> None:
+    if device == 'cuda':
+        torch.cuda.synchronize()
+
+
+class Runner:
+    """One configuration, ready to time: a training step and a test forward on a fixed batch."""
+
+    def __init__(self, name: str, device: str, batch: dict, checkpoints_dir: str):
+        self.name, self.device, self.batch = name, device, batch
+        start = time.perf_counter()
+        self.model = build_model(CONFIGS[name] or [], device, batch['A'].shape[0], checkpoints_dir)
+        self.setup_s = time.perf_counter() - start
+        self.choice = describe_choice(self.model.opt) if name == 'fast' else None
+        self.reference = None
+        if CONFIGS[name] is None:
+            self.reference = ReferenceStep(copy.deepcopy(self.model.netG), copy.deepcopy(self.model.netD))
+
+    def train_step(self) -> None:
+        if self.reference is not None:
+            self.reference(self.batch['A'], self.batch['B'])
+            return
+        self.model.set_input(self.batch)
+        self.model.optimize_parameters()
+
+    def test_step(self) -> None:
+        self.model.set_input({key: value[:1] for key, value in self.batch.items()})
+        self.model.test()
+
+    def timed(self, step: Callable[[], None], times: int) -> float:
+        synchronize(self.device)
+        start = time.perf_counter()
+        for _ in range(times):
+            step()
+        synchronize(self.device)
+        return time.perf_counter() - start
+
+
 def build_model(flags: list[str], device: str, batch_size: int, checkpoints_dir: str) -> BaseModel:
-    """The product's Pix2PixModel at the default config, built from the same flags a user would type."""
+    """The product's Pix2PixModel at the default config, built and set up from the flags a user would type."""
     args = ['--dataroot', 'unused', '--checkpoints_dir', checkpoints_dir, '--batch_size', str(batch_size),
             '--gpu_ids', '0' if device == 'cuda' else '-1', '--display_id', '0', *flags]
     opt, _ = TrainOptions().gather_options(args)
@@ -64,70 +116,9 @@ def build_model(flags: list[str], device: str, batch_size: int, checkpoints_dir:
     return model
 
 
-def synchronize(device: str) -> None:
-    if device == 'cuda':
-        torch.cuda.synchronize()
-
-
-@contextmanager
-def peak_memory(device: str, record: list[float]):
-    """Append the peak memory in MiB: CUDA allocated bytes, or on CPU the resident-set high-water above the start."""
-    if device == 'cuda':
-        torch.cuda.reset_peak_memory_stats()
-        yield
-        record.append(torch.cuda.max_memory_allocated() / 2**20)
-        return
-    start = resident_kib('VmRSS')
-    reset_cpu_high_water()
-    yield
-    high = resident_kib('VmHWM')
-    if start is not None and high is not None:
-        record.append((high - start) / 1024)
-
-
-def resident_kib(field: str) -> int | None:
-    try:
-        with open('/proc/self/status') as status:
-            for line in status:
-                if line.startswith(field + ':'):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def reset_cpu_high_water() -> None:
-    try:
-        with open('/proc/self/clear_refs', 'w') as clear_refs:
-            clear_refs.write('5')
-    except OSError:
-        pass
-
-
-def timed(step: Callable[[], None], times: int, device: str) -> float:
-    """Seconds for `times` calls of `step`, with the device synchronized before and after."""
-    synchronize(device)
-    start = time.perf_counter()
-    for _ in range(times):
-        step()
-    synchronize(device)
-    return time.perf_counter() - start
-
-
-def time_train(model: BaseModel, batch: dict, iters: int, device: str) -> float:
-    def step() -> None:
-        model.set_input(batch)
-        model.optimize_parameters()
-    return timed(step, iters, device)
-
-
-def time_test(model: BaseModel, batch: dict, images: int, device: str) -> float:
-    single = {key: value[:1] for key, value in batch.items()}
-
-    def step() -> None:
-        model.set_input(single)
-        model.test()
-    return timed(step, images, device)
+def describe_choice(opt) -> str:
+    flags = [f'--{flag}' for flag in ('amp', 'channels_last', 'fused_adam', 'compile') if getattr(opt, flag)]
+    return ' '.join(flags) or 'plain float32'
 
 
 def make_batch(batch_size: int, device: str) -> dict:
@@ -137,144 +128,162 @@ def make_batch(batch_size: int, device: str) -> dict:
     return {'A': images[0].to(device), 'B': images[1].to(device), 'A_paths': paths, 'B_paths': paths}
 
 
-def count_gflop(model: BaseModel, batch: dict) -> tuple[float, float]:
-    """FLOPs of one training iteration and of one test forward, counted by torch's FLOP counter."""
+def probe(args: argparse.Namespace) -> None:
+    """Child process: build one configuration, run two training steps, print the seconds of the second."""
+    with tempfile.TemporaryDirectory() as checkpoints_dir:
+        runner = Runner(args.probe, args.probe_device, make_batch(args.probe_batch, args.probe_device), checkpoints_dir)
+        runner.train_step()
+        print(json.dumps({'step_s': runner.timed(runner.train_step, 1)}))
+
+
+def survives_time_limit(name: str, device: str, batch_size: int, limit_s: float) -> tuple[bool, str]:
+    """Run the configuration's first steps in a child process; (False, why) when it is past the limit
+    (--fast gets TUNING_ALLOWANCE_S more, for its tuning)."""
+    limit_s += TUNING_ALLOWANCE_S if name == 'fast' else 0
+    command = [sys.executable, os.path.abspath(__file__), '--probe', name, '--probe_device', device,
+               '--probe_batch', str(batch_size)]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=limit_s)
+    except subprocess.TimeoutExpired:
+        return False, f'too slow: building it and running 2 training steps took more than {limit_s:.0f} s'
+    if result.returncode != 0:
+        return False, f'failed: {result.stderr.strip().splitlines()[-1] if result.stderr.strip() else result.returncode}'
+    return True, ''
+
+
+def count_gflop(runner: Runner) -> tuple[float, float]:
+    """FLOPs of one training iteration and of one test forward per image, counted by torch's FLOP counter."""
     with FlopCounterMode(display=False) as counter:
-        model.set_input(batch)
-        model.optimize_parameters()
-    train = counter.get_total_flops() / 1e9
+        runner.train_step()
+    train = counter.get_total_flops() / 1e9 / runner.batch['A'].shape[0]
     with FlopCounterMode(display=False) as counter:
-        model.set_input({key: value[:1] for key, value in batch.items()})
-        model.test()
+        runner.test_step()
     return train, counter.get_total_flops() / 1e9
 
 
-def matmul_peak_gflops(device: str, dtype: torch.dtype, size: int = 2048, reps: int = 8) -> float:
-    """Best of three timings of square matmuls: the device's practical peak for `dtype`."""
+def matmul_peak_gflops(device: str, dtype: torch.dtype, size: int = 1024, reps: int = 16, limit_s: float = 10.0) -> float:
+    """Square matmuls: the device's practical peak for `dtype` (near 0 where the dtype is emulated)."""
     a = torch.randn(size, size, device=device, dtype=dtype)
     b = torch.randn(size, size, device=device, dtype=dtype)
-    torch.matmul(a, b)
-    best = float('inf')
-    for _ in range(3):
-        synchronize(device)
-        start = time.perf_counter()
-        for _ in range(reps):
-            torch.matmul(a, b)
-        synchronize(device)
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 * reps / best / 1e9
+    synchronize(device)
+    start = time.perf_counter()
+    done = 0
+    while done < reps and time.perf_counter() - start < limit_s:
+        torch.matmul(a, b)
+        done += 1
+    synchronize(device)
+    return 2 * size**3 * done / (time.perf_counter() - start) / 1e9
 
 
-def device_name(device: str) -> str:
-    if device == 'cuda':
-        return torch.cuda.get_device_name()
-    try:
-        with open('/proc/cpuinfo') as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith('model name'):
-                    return f'{line.split(":", 1)[1].strip()} ({torch.get_num_threads()} threads)'
-    except OSError:
-        pass
-    return platform.processor() or 'cpu'
-
-
-def bench_batch_size(device: str, batch_size: int, configs: list[str], rounds: int, gflop_train: float,
-                     gflop_test: float, peaks: dict[str, float], checkpoints_dir: str) -> dict[str, dict]:
-    """Build every configuration, warm each up (compile time noted), then time them interleaved."""
-    batch = make_batch(batch_size, device)
-    models, compile_s = {}, {}
-    for name in configs:
-        models[name] = build_model(CONFIGS[name], device, batch_size, checkpoints_dir)
-        warm = time_train(models[name], batch, WARMUP_ITERS, device) + time_test(models[name], batch, 2, device)
-        steady = time_train(models[name], batch, 1, device) + time_test(models[name], batch, 1, device)
-        compile_s[name] = max(0.0, warm - 2 * steady) if '--compile' in CONFIGS[name] else None
-    train_iters = max(1, 4 // batch_size)
-    train_rates: dict[str, list[float]] = {name: [] for name in configs}
-    test_rates: dict[str, list[float]] = {name: [] for name in configs}
-    memory: dict[str, list[float]] = {name: [] for name in configs}
-    for round_index in range(rounds):
-        order = configs[round_index % len(configs):] + configs[:round_index % len(configs)]
-        for name in order:
-            with peak_memory(device, memory[name]):
-                train_rates[name].append(train_iters / time_train(models[name], batch, train_iters, device))
-            test_rates[name].append(TEST_IMAGES_PER_ROUND / time_test(models[name], batch, TEST_IMAGES_PER_ROUND, device))
-        print(f'  batch {batch_size} round {round_index + 1}/{rounds} done', file=sys.stderr)
-    plain_train = statistics.median(train_rates['plain'])
-    plain_test = statistics.median(test_rates['plain'])
-    results = {}
-    for name in configs:
-        train = statistics.median(train_rates[name])
-        test = statistics.median(test_rates[name])
-        peak = peaks['bf16' if '--amp' in CONFIGS[name] else 'fp32']
-        achieved = gflop_train * batch_size * train
+def bench_batch_size(device: str, batch_size: int, args: argparse.Namespace, checkpoints_dir: str) -> dict[str, dict]:
+    """Probe every configuration under the time limit, then time the survivors interleaved."""
+    results, runners = {}, {}
+    for name in args.configs:
+        ok, why = survives_time_limit(name, device, batch_size, args.limit_s)
+        if not ok:
+            results[name] = {'flags': ' '.join(CONFIGS[name] or []) or '(reference step)', 'excluded': why}
+            print(f'  {name}: {why}', file=sys.stderr)
+            continue
+        runners[name] = Runner(name, device, make_batch(batch_size, device), checkpoints_dir)
+        runners[name].timed(runners[name].train_step, 2)
+        runners[name].timed(runners[name].test_step, 2)
+    iters = max(1, 4 // batch_size)
+    train_s: dict[str, list[float]] = {name: [] for name in runners}
+    test_s: dict[str, list[float]] = {name: [] for name in runners}
+    names = list(runners)
+    for round_index in range(args.rounds):
+        for name in names[round_index % len(names):] + names[:round_index % len(names)]:
+            train_s[name].append(runners[name].timed(runners[name].train_step, iters) / iters)
+            test_s[name].append(runners[name].timed(runners[name].test_step, TEST_IMAGES_PER_ROUND) / TEST_IMAGES_PER_ROUND)
+        print(f'  batch {batch_size} round {round_index + 1}/{args.rounds} done', file=sys.stderr)
+    rate = {name: 1 / statistics.median(times) for name, times in train_s.items()}
+    test_rate = {name: 1 / statistics.median(times) for name, times in test_s.items()}
+    for name, runner in runners.items():
         results[name] = {
-            'flags': ' '.join(CONFIGS[name]) or '(none)',
-            'train_it_s': round(train, 3), 'train_ratio': round(train / plain_train, 3),
-            'train_img_s': round(train * batch_size, 3),
-            'test_img_s': round(test, 3), 'test_ratio': round(test / plain_test, 3),
-            'train_gflop_s': round(achieved, 1), 'train_pct_of_peak': round(100 * achieved / peak, 1),
-            'test_gflop_s': round(gflop_test * test, 1),
-            'peak_mem_mib': round(max(memory[name]), 1) if memory[name] else None,
-            'compile_s': None if compile_s[name] is None else round(compile_s[name], 1),
-            'train_it_s_rounds': [round(rate, 3) for rate in train_rates[name]],
+            'flags': ' '.join(CONFIGS[name] or []) or '(reference step)',
+            'train_it_s': round(rate[name], 3), 'train_img_s': round(rate[name] * batch_size, 3),
+            'x_reference': round(rate[name] / rate['reference'], 3) if 'reference' in rate else None,
+            'x_plain': round(rate[name] / rate['plain'], 3) if 'plain' in rate else None,
+            'test_img_s': round(test_rate[name], 3),
+            'test_x_plain': round(test_rate[name] / test_rate['plain'], 3) if 'plain' in test_rate else None,
+            'setup_s': round(runner.setup_s, 1),
+            'fast_choice': runner.choice,
+            'train_it_s_rounds': [round(1 / s, 3) for s in train_s[name]],
         }
     return results
 
 
+def device_kind(device: str, caps: dict) -> str:
+    """What decides which speed settings pay off: the CPU's best native path, or the GPU's name."""
+    if device == 'cuda':
+        return torch.cuda.get_device_name().replace(' ', '_')
+    effective = caps['torch_capability'].lower()
+    if caps.get('amx') and caps['native_bf16']:
+        return 'amx'
+    if caps['native_bf16']:
+        return 'avx512_bf16' if caps.get('avx512_bf16') else 'bf16'
+    return effective
+
+
 def bench_device(device: str, args: argparse.Namespace, checkpoints_dir: str) -> dict:
-    configs = ['plain'] + [name for name in args.configs if name != 'plain']
+    caps = cpu_capabilities()
+    torch_device = torch.device('cuda', 0) if device == 'cuda' else torch.device('cpu')
     peaks = {'fp32': matmul_peak_gflops(device, torch.float32), 'bf16': matmul_peak_gflops(device, torch.bfloat16)}
-    gflop_train, gflop_test = count_gflop(build_model([], device, 1, checkpoints_dir), make_batch(1, device))
+    gflop_train, gflop_test = count_gflop(Runner('plain', device, make_batch(1, device), checkpoints_dir))
     report = {
-        'device': device_name(device), 'torch': torch.__version__, 'threads': torch.get_num_threads(),
+        'device': describe_device(torch_device), 'kind': device_kind(device, caps), 'cpu_capabilities': caps,
+        'torch': torch.__version__, 'threads': torch.get_num_threads(),
         'model': 'pix2pix, netG unet_256, netD basic, 256x256, norm batch, default flags otherwise',
-        'batch_sizes_run': args.batch_sizes, 'batch_sizes_optional': [b for b in (1, 4, 16) if b not in args.batch_sizes],
-        'rounds': args.rounds,
-        'method': ('per round each configuration trains max(1, 4 // batch) iterations and tests '
-                   f'{TEST_IMAGES_PER_ROUND} single images (train-mode norm, as test.py without --eval); '
-                   'medians over rounds; configurations interleaved, order rotated each round; '
-                   f'{WARMUP_ITERS} warm-up iterations excluded; peak GFLOP/s from square matmuls; '
-                   'peak_mem_mib on CPU is the resident-set high-water above the resident size before the step, '
-                   'on CUDA torch.cuda.max_memory_allocated'),
+        'batch_sizes_run': args.batch_sizes, 'rounds': args.rounds, 'limit_s': args.limit_s,
+        'method': ('each configuration first runs 2 training steps in a child process under limit_s (else excluded); '
+                   'then per round each trains max(1, 4 // batch) iterations and tests '
+                   f'{TEST_IMAGES_PER_ROUND} single images (train-mode norm, as test.py without --eval); medians over '
+                   'rounds; configurations interleaved, order rotated each round; 2 warm-up iterations excluded; '
+                   'x_reference is relative to bench/reference_step.py (the reference\'s computation), x_plain to the '
+                   'model with no speed flag; setup_s includes --fast\'s tuning; peak GFLOP/s from square matmuls'),
         'gflop_per_train_iter_per_image': round(gflop_train, 2), 'gflop_per_test_image': round(gflop_test, 2),
         'peak_gflop_s': {key: round(value, 1) for key, value in peaks.items()},
-        'results': {}, 'best': {},
+        'results': {},
     }
     for batch_size in args.batch_sizes:
         print(f'{device}: batch {batch_size}', file=sys.stderr)
-        results = bench_batch_size(device, batch_size, configs, args.rounds, gflop_train, gflop_test, peaks,
-                                   checkpoints_dir)
-        report['results'][str(batch_size)] = results
-        report['best'][str(batch_size)] = max(results, key=lambda name: results[name]['train_ratio'])
+        report['results'][str(batch_size)] = bench_batch_size(device, batch_size, args, checkpoints_dir)
     return report
 
 
 def markdown(report: dict) -> str:
-    lines = [f'### {report["device"]}, torch {report["torch"]}',
-             f'one training iteration: {report["gflop_per_train_iter_per_image"]} GFLOP per image; '
-             f'matmul peak fp32 {report["peak_gflop_s"]["fp32"]} GFLOP/s, bf16 {report["peak_gflop_s"]["bf16"]} GFLOP/s', '',
-             '| batch | config | train it/s | x plain | test img/s | x plain | train GFLOP/s | % peak | peak mem MiB | compile s |',
-             '|---|---|---|---|---|---|---|---|---|---|']
+    lines = [f'### {report["device"]}, torch {report["torch"]} (kind: {report["kind"]})',
+             f'one training iteration: {report["gflop_per_train_iter_per_image"]} GFLOP per image; matmul peak fp32 '
+             f'{report["peak_gflop_s"]["fp32"]} GFLOP/s, bf16 {report["peak_gflop_s"]["bf16"]} GFLOP/s', '',
+             '| batch | config | train it/s | x reference | x plain | test img/s | x plain | set-up s | --fast chose |',
+             '|---|---|---|---|---|---|---|---|---|']
     for batch_size, results in report['results'].items():
         for name, row in results.items():
-            lines.append(f'| {batch_size} | {name} | {row["train_it_s"]} | {row["train_ratio"]} | {row["test_img_s"]} | '
-                         f'{row["test_ratio"]} | {row["train_gflop_s"]} | {row["train_pct_of_peak"]} | '
-                         f'{row["peak_mem_mib"]} | {row["compile_s"] if row["compile_s"] is not None else "-"} |')
+            if 'excluded' in row:
+                lines.append(f'| {batch_size} | {name} | {row["excluded"]} | | | | | | |')
+                continue
+            lines.append(f'| {batch_size} | {name} | {row["train_it_s"]} | {row["x_reference"]} | {row["x_plain"]} | '
+                         f'{row["test_img_s"]} | {row["test_x_plain"]} | {row["setup_s"]} | {row["fast_choice"] or ""} |')
     return '\n'.join(lines)
 
 
 def main() -> None:
     args = parse_args()
+    if args.probe:
+        probe(args)
+        return
     devices = args.devices or ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
     os.makedirs(args.out_dir, exist_ok=True)
+    start = time.perf_counter()
     with tempfile.TemporaryDirectory() as checkpoints_dir:
         for device in devices:
             report = bench_device(device, args, checkpoints_dir)
-            path = os.path.join(args.out_dir, f'{device}.json')
+            report['benchmark_s'] = round(time.perf_counter() - start)
+            path = os.path.join(args.out_dir, f'{device}-{report["kind"]}.json')
             with open(path, 'w') as handle:
                 json.dump(report, handle, indent=2)
             print(markdown(report))
-            print(f'\nwrote {path}')
+            print(f'\nwrote {path} ({report["benchmark_s"]} s so far)')
 
 
 if __name__ == '__main__':

@@ -4,7 +4,6 @@ No setting is assumed to help: a flag that doubles the speed on one CPU can make
 --fast times each candidate on a synthetic batch of the configured shape, interleaved round by round with the
 plain float32 path, on this very machine, and keeps the fastest combination.
 """
-import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass, fields, replace
@@ -14,8 +13,8 @@ import torch
 
 from util.hardware import describe_device, native_autocast_dtype
 
-MIN_GAIN = 1.03  # a candidate must beat plain float32 by this much to be kept: smaller gains are within the noise
-CPU_BUDGET_S = 25.0
+MIN_GAIN = 1.05  # a flag is kept only if it makes the step this much faster: smaller gains are within the noise
+CPU_BUDGET_S = 28.0
 CUDA_BUDGET_S = 90.0
 MIN_ROUNDS, MAX_ROUNDS = 2, 6
 
@@ -95,7 +94,7 @@ class Trial:
 
     def warm_up(self) -> None:
         """First calls build kernels, caches and (under compile) graphs; they are not counted."""
-        for _ in range(3 if self.settings.compile else 1):
+        for _ in range(3 if self.settings.compile else 2):
             self.run()
 
     def release(self) -> None:
@@ -104,7 +103,8 @@ class Trial:
 
     @property
     def seconds(self) -> float:
-        return statistics.median(self.times)
+        """The fastest of the rounds: other work on the machine only ever adds time."""
+        return min(self.times)
 
 
 def interleave(trials: list[Trial], budget_s: float) -> None:
@@ -116,6 +116,13 @@ def interleave(trials: list[Trial], budget_s: float) -> None:
         shift = round_index % len(trials)
         for trial in trials[shift:] + trials[:shift]:
             trial.times.append(trial.run())
+
+
+def fastest(trials: list[Trial]) -> Trial:
+    """The trial with the fewest flags among those within MIN_GAIN of the fastest: a flag must earn its place."""
+    quickest = min(trial.seconds for trial in trials)
+    close = [trial for trial in trials if trial.seconds <= quickest * MIN_GAIN]
+    return min(close, key=lambda trial: (sum(asdict(trial.settings).values()), trial.seconds))
 
 
 def follow_ups(features: list[str], winners: list[str], best: SpeedSettings) -> list[SpeedSettings]:
@@ -133,25 +140,22 @@ def tune(make_step: Callable[[SpeedSettings], Callable[[], None]], device: torch
     budget = CUDA_BUDGET_S if device.type == 'cuda' else CPU_BUDGET_S
     features = candidate_features(device, training)
     base = Trial(SpeedSettings(), make_step, device)
-    singles = [Trial(SpeedSettings().plus(feature), make_step, device) for feature in features if feature != 'compile']
+    single_features = [feature for feature in features if feature != 'compile']
+    singles = [Trial(SpeedSettings().plus(feature), make_step, device) for feature in single_features]
     for trial in [base] + singles:
         trial.warm_up()
-    interleave([base] + singles, budget / 2 - (time.perf_counter() - start))
+    interleave([base] + singles, 0.65 * budget - (time.perf_counter() - start))
     for trial in singles:
         trial.release()
     measured = [base] + singles
-    winners = [feature for feature in features for trial in singles
-               if trial.settings == SpeedSettings().plus(feature) and base.seconds / trial.seconds >= MIN_GAIN]
-    best = min(measured, key=lambda trial: trial.seconds)
-    for settings in follow_ups(features, winners, best.settings):
+    winners = [feature for feature, trial in zip(single_features, singles) if base.seconds / trial.seconds >= MIN_GAIN]
+    for settings in follow_ups(features, winners, fastest(measured).settings):
         trial = Trial(settings, make_step, device)
         trial.warm_up()
         interleave([base, trial], (budget - (time.perf_counter() - start)) / 2)
         trial.release()
         measured.append(trial)
-        best = min(measured, key=lambda trial: trial.seconds)
-    if base.seconds / best.seconds < MIN_GAIN:
-        best = base
+    best = fastest(measured)
     ratio = base.seconds / best.seconds
     report = (f'--fast: {"training" if training else "inference"} with {best.settings.describe()}, '
               f'{ratio:.2f}x the plain float32 {"step" if training else "forward"} '

@@ -1,4 +1,5 @@
-"""train.py --help and test.py --help list every flag of the reference with its default."""
+"""train.py --help and test.py --help list every flag of the reference, and this project's own, with its default;
+the Translator's defaults for checkpoints without a record are the reference's pix2pix defaults."""
 import re
 
 from conftest import run_entry
@@ -12,13 +13,15 @@ BASE_FLAGS = {
     'preprocess': 'resize_and_crop', 'no_flip': 'False', 'display_winsize': '256', 'epoch': 'latest',
     'load_iter': '0', 'verbose': 'False', 'suffix': '', 'display_id': '1', 'display_server': 'http://localhost',
     'display_port': '8097', 'display_env': 'main', 'display_ncols': '4',
+    'fast': 'False', 'amp': 'False', 'channels_last': 'False', 'compile': 'False', 'fused_adam': 'False',
+    'cache_dataset': 'False', 'skip_bad_images': 'False',
 }
 TRAIN_FLAGS = {
     'display_freq': '400', 'update_html_freq': '1000', 'print_freq': '100', 'no_html': 'False',
     'save_latest_freq': '5000', 'save_epoch_freq': '5', 'save_by_iter': 'False', 'continue_train': 'False',
     'epoch_count': '1', 'phase': 'train', 'n_epochs': '100', 'n_epochs_decay': '100', 'beta1': '0.5',
     'lr': '0.0002', 'gan_mode': 'vanilla', 'pool_size': '0', 'lr_policy': 'linear', 'lr_decay_iters': '50',
-    'lambda_L1': '100.0',
+    'lambda_L1': '100.0', 'lambda_gp': '10.0', 'val_dataroot': 'None', 'val_freq': '1', 'num_val': '50',
 }
 TEST_FLAGS = {
     'results_dir': './results/', 'aspect_ratio': '1.0', 'phase': 'test', 'eval': 'False', 'num_test': '50',
@@ -60,3 +63,9 @@ def test_train_help_lists_base_and_train_flags_with_defaults():
 def test_test_help_lists_base_and_test_flags_with_defaults():
     help_text = run_entry('test.py', '--help').stdout
     check_flags(help_text, {**BASE_FLAGS, **TEST_FLAGS})
+
+
+def test_translator_defaults_are_the_pix2pix_defaults():
+    from models.translator import REFERENCE_ARCHITECTURE
+    found = flag_defaults(run_entry('test.py', '--help').stdout)
+    assert {flag: str(value) for flag, value in REFERENCE_ARCHITECTURE.items()} == {flag: found[flag] for flag in REFERENCE_ARCHITECTURE}

@@ -5,6 +5,7 @@ Flags whose effect other files pin are listed in the closing note of the flags i
 import os
 import random
 import re
+from contextlib import nullcontext
 
 import pytest
 import torch
@@ -16,6 +17,7 @@ from conftest import build_model, random_batch, run_entry, write_aligned_images
 from data import create_dataset
 from options.train_options import TrainOptions
 from util.checkpoint import Progress
+from util.visualizer import Visualizer
 
 
 def train_steps(model, steps: int = 4) -> dict[str, torch.Tensor]:
@@ -190,3 +192,16 @@ def test_logging_and_saving_flags(tmp_path):
 
     run_entry('train.py', *common, '--name', 'quiet', '--no_html', '--n_epochs', '1')
     assert not (tmp_path / 'ck' / 'quiet' / 'web').exists()
+
+
+def test_suffix_verbose_gpu_ids_and_display_server(tmp_path, capsys):
+    args = ['--dataroot', 'unused', '--checkpoints_dir', str(tmp_path), '--name', 'exp', '--suffix', '{netG}_b{batch_size}']
+    assert TrainOptions().parse(args).name == 'exp_unet_256_b1'
+    build_model(tmp_path, '--verbose')
+    assert 'UnetGenerator(' in capsys.readouterr().out
+    with pytest.warns(UserWarning, match='no CUDA|none is available') if not torch.cuda.is_available() else nullcontext():
+        model = build_model(tmp_path, '--gpu_ids', '0')
+    assert model.device.type == ('cuda' if torch.cuda.is_available() else 'cpu')
+    opt = TrainOptions().parse(['--dataroot', 'unused', '--checkpoints_dir', str(tmp_path), '--display_server',
+                                'http://visdom.example', '--display_port', '9000', '--display_id', '3'])
+    assert Visualizer(opt).display.address == 'http://visdom.example:9000'

@@ -81,5 +81,5 @@ def test_sigusr1_saves_latest_and_training_goes_on(tmp_path):
     saved_at = [line for line in stdout.splitlines() if line.startswith('saved latest at epoch') and '(SIGUSR1)' in line]
     assert len(saved_at) == 1, stdout[-3000:]
     epoch_saved = int(saved_at[0].split()[4].rstrip(','))
-    assert epoch_saved < 40 and f'End of epoch 40 / 40' in stdout
+    assert epoch_saved < 40 and 'End of epoch 40 / 40' in stdout
     assert load_weights(str(experiment / 'latest_train_state.pth'))['progress']['epoch'] == 41

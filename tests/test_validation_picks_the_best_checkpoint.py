@@ -8,7 +8,7 @@ import torch
 
 from tiny_runs import TINY_NET, make_aligned_dataset, run_script
 
-VAL_LINE = re.compile(r'^\(val epoch: (\d+), images: (\d+)\) L1: (\S+) PSNR: (\S+) SSIM: (\S+)$', re.M)
+VAL_LINE = re.compile(r'^\(val epoch: (\d+), images: (\d+), time: [\d.]+\) L1: (\S+) PSNR: (\S+) SSIM: (\S+)$', re.M)
 
 
 def weights(path) -> dict[str, torch.Tensor]:
@@ -39,13 +39,16 @@ def test_three_epochs_log_validation_and_best_is_the_lowest_val_L1(tmp_path):
 
 
 def test_validation_leaves_the_trained_weights_bit_identical(tmp_path):
-    dataroot = make_aligned_dataset(tmp_path / 'data', {'train': 4, 'val': 3})
-    for name, extra in (('validated', []), ('unvalidated', ['--val_freq', '0'])):
+    """Also: --val_dataroot replaces <dataroot>/val, --num_val caps the images, --val_freq 0 turns validation off."""
+    dataroot = make_aligned_dataset(tmp_path / 'data', {'train': 4, 'val': 2})
+    other = make_aligned_dataset(tmp_path / 'other', {'val': 5}) / 'val'
+    for name, extra in (('validated', ['--val_dataroot', str(other), '--num_val', '4']), ('unvalidated', ['--val_freq', '0'])):
         run_script('train.py', ['--dataroot', str(dataroot), '--name', name, '--checkpoints_dir', str(tmp_path / 'ck'),
                                 *TINY_NET, '--n_epochs', '2', '--n_epochs_decay', '1', '--seed', '3', '--display_id', '0',
                                 '--no_html', *extra], tmp_path)
-    log = (tmp_path / 'ck' / 'validated' / 'loss_log.txt').read_text()
-    assert len(VAL_LINE.findall(log)) == 3 and not VAL_LINE.findall((tmp_path / 'ck' / 'unvalidated' / 'loss_log.txt').read_text())
+    validated_log = (tmp_path / 'ck' / 'validated' / 'loss_log.txt').read_text()
+    assert [int(images) for _, images, *_ in VAL_LINE.findall(validated_log)] == [4, 4, 4]
+    assert not VAL_LINE.findall((tmp_path / 'ck' / 'unvalidated' / 'loss_log.txt').read_text())
     for net in 'GD':
         validated = weights(tmp_path / 'ck' / 'validated' / f'latest_net_{net}.pth')
         unvalidated = weights(tmp_path / 'ck' / 'unvalidated' / f'latest_net_{net}.pth')

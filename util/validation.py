@@ -7,6 +7,7 @@ and the plateau schedule.
 """
 import copy
 import os
+import time
 from dataclasses import dataclass
 
 import torch
@@ -30,6 +31,7 @@ class ValidationResult:
     l1: float
     psnr: float
     ssim: float
+    seconds: float
 
 
 class Validation:
@@ -61,6 +63,7 @@ class Validation:
 
     def run(self, model, epoch: int) -> ValidationResult:
         """Mean L1, PSNR and SSIM of G on the validation images, and the first few results to show."""
+        start = time.perf_counter()
         metrics = ResultMetrics()
         samples = []
         with rng_untouched():
@@ -75,4 +78,4 @@ class Validation:
                     samples.append((stem, {label: image.detach().cpu() for label, image in visuals.items()}))
             model.train()
         l1, psnr, ssim = distributed.broadcast_from_main(metrics.means())
-        return ValidationResult(epoch, metrics, samples, l1, psnr, ssim)
+        return ValidationResult(epoch, metrics, samples, l1, psnr, ssim, time.perf_counter() - start)

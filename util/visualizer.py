@@ -127,7 +127,7 @@ class Visualizer:
 
     def log_validation(self, result) -> None:
         """A `(val ...)` line in loss_log.txt, the validation curve and images on the page, the curve in visdom."""
-        message = (f'(val epoch: {result.epoch}, images: {len(result.metrics.rows)}) '
+        message = (f'(val epoch: {result.epoch}, images: {len(result.metrics.rows)}, time: {result.seconds:.1f}) '
                    f'L1: {result.l1:.6f} PSNR: {result.psnr:.4f} SSIM: {result.ssim:.6f}')
         tqdm.write(message)
         with open(self.log_name, 'a') as log_file:
