@@ -93,7 +93,7 @@ def test_16_bit_precision_reaches_the_generator_and_the_output(unet256, tmp_path
         shutil.copy(path, tmp_path / name / 'train' / 'pair.png')
     inputs = []
     for name in ('coarse', 'fine'):
-        opt = TrainOptions().parse(['--dataroot', str(tmp_path / name), '--checkpoints_dir', str(tmp_path / 'ck'),
+        opt = TrainOptions().parse(['--dataroot', str(tmp_path / name), '--checkpoints_dir', str(tmp_path / 'ck'), '--num_threads', '0',
                                     '--load_size', '64', '--crop_size', '64', '--no_flip', '--gpu_ids', '-1'])
         inputs.append(next(iter(create_dataset(opt)))['A'])
     assert not torch.equal(*inputs)

@@ -38,7 +38,7 @@ def logged_losses(log_file: Path) -> tuple[list[float], dict[str, list[float]]]:
     for line in log_file.read_text().splitlines():
         match = re.match(r'\(epoch: (\d+), iters: (\d+),.*?\) (.*)', line)
         if match:
-            xs.append(int(match[1]) + int(match[2]) / TRAIN_IMAGES)
+            xs.append(int(match[1]) - 1 + int(match[2]) / TRAIN_IMAGES)
             for name, value in re.findall(r'(\S+): (\S+)', match[3]):
                 losses.setdefault(name, []).append(float(value))
     return xs, losses

@@ -146,9 +146,10 @@ class Visualizer:
             self.write_training_page(result.epoch)
 
     def plot_current_losses(self, epoch: int, counter_ratio: float, losses: dict[str, float]) -> None:
-        """Record one point per loss at fractional epoch `epoch + counter_ratio` and redraw the visdom plot."""
+        """Record one point per loss at `epoch - 1 + counter_ratio` epochs done (so the end of epoch E is at E,
+        where its validation point is) and redraw the visdom plot."""
         self.loss_names = list(losses)
-        self.loss_x.append(epoch + counter_ratio)
+        self.loss_x.append(epoch - 1 + counter_ratio)
         self.loss_y.append(list(losses.values()))
         if self.display is not None:
             self.display.plot_losses(np.array(self.loss_x), np.array(self.loss_y), self.loss_names)
