@@ -176,7 +176,7 @@ class BaseModel(ABC):
 
     def save_networks(self, label: str | int) -> None:
         """Rank 0 saves each network as <label>_net_<name>.pth, the reference's format."""
-        checkpoint.save_networks(self.networks(), self.save_dir, label)
+        checkpoint.save_networks(checkpoint.network_states(self.networks()), self.save_dir, label)
 
     def load_networks(self, label: str | int) -> None:
         for name, net in self.networks().items():

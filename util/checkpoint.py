@@ -114,11 +114,15 @@ def cpu_state_dict(net: nn.Module) -> dict[str, torch.Tensor]:
     return {key: value.detach().cpu() for key, value in distributed.unwrap(net).state_dict().items()}
 
 
-def save_networks(networks: dict[str, nn.Module], save_dir: str, label: str | int) -> None:
-    """Rank 0 writes each network as <label>_net_<name>.pth, the reference's format."""
+def network_states(networks: dict[str, nn.Module]) -> dict[str, dict[str, torch.Tensor]]:
+    return {name: cpu_state_dict(net) for name, net in networks.items()}
+
+
+def save_networks(states: dict[str, dict[str, torch.Tensor]], save_dir: str, label: str | int) -> None:
+    """Rank 0 writes each network's state_dict as <label>_net_<name>.pth, the reference's format."""
     if distributed.is_main_process():
-        for name, net in networks.items():
-            atomic_save(cpu_state_dict(net), net_path(save_dir, label, name))
+        for name, state in states.items():
+            atomic_save(state, net_path(save_dir, label, name))
 
 
 def drop_stale_instance_norm_stats(net: nn.Module, state: dict) -> None:
@@ -203,7 +207,7 @@ def recorded_options(save_dir: str, label: str, flags: tuple[str, ...], defaults
     """The values `flags` had in training, from the label's state file, else train_opt.txt; None if neither exists."""
     path = state_path(save_dir, label)
     if os.path.isfile(path):
-        saved = {**(read_state_entry(path, 'options') or {}), **(read_state_entry(path, 'speed') or {})}
+        saved = read_state_entry(path, 'options') or {}
         return {flag: saved[flag] for flag in flags if flag in saved}, path
     text_path = options_path(save_dir, 'train')
     if os.path.isfile(text_path):
@@ -227,13 +231,14 @@ def save_checkpoint(model, dataset, label: str | int, progress: Progress, opt) -
 
     Every rank must call it: each rank's random state and model state are gathered to rank 0, which writes."""
     rank_states = distributed.gather_objects({'rng': capture_rng_state(), 'model': model.rank_state()})
-    model.save_networks(label)
     if not distributed.is_main_process():
         return
+    networks = network_states(model.networks())
+    save_networks(networks, model.save_dir, label)
     state = {
         'progress': asdict(progress),
         'epoch_count': opt.epoch_count,
-        'networks': {name: cpu_state_dict(net) for name, net in model.networks().items()},
+        'networks': networks,
         'model': model.training_state(),
         'data_order': dataset.state_dict(),
         'ranks': rank_states,
