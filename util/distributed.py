@@ -47,8 +47,11 @@ def init_distributed(gpu_ids: list[int]) -> list[int]:
                             'give one GPU id per process or lower --nproc_per_node')
         gpu_ids = [gpu_ids[local_rank]]
         torch.cuda.set_device(gpu_ids[0])
-    dist.init_process_group(backend='nccl' if use_cuda else 'gloo')
-    if not is_main_process():
+    backend = 'nccl' if use_cuda else 'gloo'
+    dist.init_process_group(backend=backend)
+    if is_main_process():
+        print(f'torchrun: {get_world_size()} processes joined with the {backend} backend')
+    else:
         sys.stdout = open(os.devnull, 'w')
     return gpu_ids if use_cuda else []
 
@@ -87,14 +90,19 @@ def reduce_over_ranks(values: list[float], op: str = 'sum') -> list[float]:
 
 
 def wrap_ddp(net: nn.Module, device: torch.device, sync_batchnorm: bool) -> nn.Module:
-    """Wrap for gradient averaging across ranks; --norm syncbatch turns BatchNorm into SyncBatchNorm first."""
+    """Wrap for gradient averaging across ranks; --norm syncbatch turns BatchNorm into SyncBatchNorm first.
+
+    Buffers are not broadcast at each forward: D runs twice (fake, real) before its backward, and on CUDA the
+    broadcast's in-place copy into BatchNorm's running statistics breaks that backward (seen on an H200 with nccl).
+    Rank 0's statistics, the ones saved, are the same either way: the broadcast only ever overwrote the others'."""
     if not is_distributed():
         return net
     if sync_batchnorm and get_world_size() > 1:
         if device.type != 'cuda':
             raise UserError('--norm syncbatch synchronizes statistics only between GPUs (nccl); on CPU use --norm batch')
         net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
-    return DistributedDataParallel(net, device_ids=[device.index] if device.type == 'cuda' else None)
+    return DistributedDataParallel(net, device_ids=[device.index] if device.type == 'cuda' else None,
+                                   broadcast_buffers=False)
 
 
 def without_ddp(net: nn.Module) -> nn.Module:
