@@ -52,6 +52,15 @@ def test_tune_finds_amp_with_channels_last_where_channels_last_alone_loses(monke
     assert choice == best and 1.7 < ratio < 2.2
 
 
+def test_tune_adds_flags_that_only_help_on_top_of_bf16(monkeypatch):
+    """As measured on the Zen 4 at batch 4: channels_last and fused Adam gain nothing in float32, 10% with bf16."""
+    monkeypatch.setattr(speed, 'native_autocast_dtype', lambda device: torch.bfloat16)
+    best = SpeedSettings(amp=True, channels_last=True, fused_adam=True)
+    seconds = {SpeedSettings(): 0.04, SpeedSettings(amp=True): 0.025, best: 0.02}
+    choice, _, _ = speed.tune(fake_steps(seconds, []), torch.device('cpu'), training=True)
+    assert choice == best
+
+
 def test_tune_keeps_plain_float32_when_nothing_is_faster(monkeypatch):
     monkeypatch.setattr(speed, 'native_autocast_dtype', lambda device: None)
     seconds = {SpeedSettings(): 0.02, SpeedSettings(channels_last=True): 0.04, SpeedSettings(fused_adam=True): 0.02}
