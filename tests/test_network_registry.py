@@ -94,6 +94,16 @@ def test_linear_policy_holds_then_decays_to_zero():
     assert rates == pytest.approx([1.0, 1.0, 2 / 3, 1 / 3])
 
 
+def test_cosine_policy_anneals_to_zero_over_n_epochs():
+    optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = networks.get_scheduler(optimizer, schedule_options('cosine'))
+    rates = []
+    for _ in range(3):
+        rates.append(optimizer.param_groups[0]['lr'])
+        scheduler.step()
+    assert rates == pytest.approx([1.0, 0.5, 0.0], abs=1e-12)
+
+
 @pytest.mark.parametrize('policy', ['step', 'plateau', 'cosine'])
 def test_other_policies_build_and_step(policy):
     optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
