@@ -84,24 +84,23 @@ def schedule_options(policy: str) -> SimpleNamespace:
     return SimpleNamespace(lr_policy=policy, epoch_count=1, n_epochs=2, n_epochs_decay=2, lr_decay_iters=1)
 
 
-def test_linear_policy_holds_then_decays_to_zero():
+def rates_by_epoch(policy: str, epochs: int) -> list[float]:
+    """The learning rate of each epoch under `policy`, from a base rate of 1."""
     optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    scheduler = networks.get_scheduler(optimizer, schedule_options('linear'))
+    scheduler = networks.get_scheduler(optimizer, schedule_options(policy))
     rates = []
-    for _ in range(4):
+    for _ in range(epochs):
         rates.append(optimizer.param_groups[0]['lr'])
         scheduler.step()
-    assert rates == pytest.approx([1.0, 1.0, 2 / 3, 1 / 3])
+    return rates
+
+
+def test_linear_policy_holds_then_decays_to_zero():
+    assert rates_by_epoch('linear', 4) == pytest.approx([1.0, 1.0, 2 / 3, 1 / 3])
 
 
 def test_cosine_policy_anneals_to_zero_over_n_epochs():
-    optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    scheduler = networks.get_scheduler(optimizer, schedule_options('cosine'))
-    rates = []
-    for _ in range(3):
-        rates.append(optimizer.param_groups[0]['lr'])
-        scheduler.step()
-    assert rates == pytest.approx([1.0, 0.5, 0.0], abs=1e-12)
+    assert rates_by_epoch('cosine', 3) == pytest.approx([1.0, 0.5, 0.0], abs=1e-12)
 
 
 @pytest.mark.parametrize('policy', ['step', 'plateau', 'cosine'])
