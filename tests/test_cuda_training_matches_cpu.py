@@ -15,11 +15,11 @@ from PIL import Image
 
 import models.base_model as base_model
 from conftest import ROOT, TINY_NET_FLAGS, build_model, random_batch, run_entry, run_in_process, write_aligned_images
+from tiny_runs import TINY_NET
 from util.checkpoint import read_options_file
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
-SMALL = ['--netG', 'resnet_6blocks', '--ngf', '8', '--ndf', '8', '--load_size', '32', '--crop_size', '32',
-         '--display_id', '0', '--num_threads', '0', '--no_html']
+SMALL = [*TINY_NET, '--display_id', '0', '--no_html']  # --gpu_ids 0 given after it wins
 
 
 def test_one_training_step_on_cuda_matches_the_cpu(tmp_path):

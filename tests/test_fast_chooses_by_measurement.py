@@ -14,11 +14,11 @@ import torch
 from conftest import ROOT, run_entry, write_aligned_images
 from models import speed
 from models.speed import SpeedSettings
+from tiny_runs import TINY_NET
 from util.checkpoint import load_weights, read_options_file
 
 AVX2_ONLY = {'ATEN_CPU_CAPABILITY': 'avx2', 'ONEDNN_MAX_CPU_ISA': 'AVX2'}
-NET = ['--netG', 'resnet_6blocks', '--ngf', '8', '--ndf', '8', '--load_size', '32', '--crop_size', '32',
-       '--gpu_ids', '-1', '--display_id', '0', '--num_threads', '0']
+NET = [*TINY_NET, '--display_id', '0']
 
 
 def fake_steps(seconds: dict[SpeedSettings, float], timed: list[SpeedSettings]):

@@ -115,6 +115,7 @@ def cpu_state_dict(net: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def network_states(networks: dict[str, nn.Module]) -> dict[str, dict[str, torch.Tensor]]:
+    """Each network's state_dict on the CPU, computed once for the net files and the training state alike."""
     return {name: cpu_state_dict(net) for name, net in networks.items()}
 
 
