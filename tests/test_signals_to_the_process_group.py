@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_entry, write_aligned_images
+from util import distributed
 from util.checkpoint import load_weights
+from util.interrupt import HANDLED_SIGNALS, TrainingSignals
 
 NET = ['--netG', 'resnet_6blocks', '--ngf', '8', '--ndf', '8', '--load_size', '36', '--crop_size', '32',
        '--gpu_ids', '-1', '--display_id', '0', '--num_threads', '2', '--print_freq', '1']
@@ -83,3 +85,24 @@ def test_sigusr1_saves_latest_and_training_goes_on(tmp_path):
     epoch_saved = int(saved_at[0].split()[4].rstrip(','))
     assert epoch_saved < 40 and 'End of epoch 40 / 40' in stdout
     assert load_weights(str(experiment / 'latest_train_state.pth'))['progress']['epoch'] == 41
+
+
+def test_a_save_request_arriving_during_a_poll_is_answered_at_the_next(monkeypatch):
+    """Deterministic form of a race the SIGUSR1 run above hit in 2 runs of 12: the signal landing while the ranks
+    agree on what arrived."""
+    previous = {signum: signal.getsignal(signum) for signum in HANDLED_SIGNALS}
+    try:
+        signals = TrainingSignals()
+        reduce = distributed.reduce_over_ranks
+
+        def reduce_as_usr1_arrives(values, op):
+            signals.record_save(signal.SIGUSR1, None)
+            return reduce(values, op)
+
+        monkeypatch.setattr(distributed, 'reduce_over_ranks', reduce_as_usr1_arrives)
+        assert signals.poll() == (None, False)
+        monkeypatch.setattr(distributed, 'reduce_over_ranks', reduce)
+        assert signals.poll() == (None, True)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
