@@ -13,7 +13,9 @@ import warnings
 import torch
 import torch.nn as nn
 
-from models.translator import Translator, add_architecture_overrides, architecture_overrides
+from models.translator import Translator
+from options.record import add_architecture_overrides, architecture_overrides
+from util import checkpoint
 from util.errors import UserError, report_user_errors
 
 
@@ -49,7 +51,7 @@ def onnx_available() -> bool:
 
 def export_generator(opt: argparse.Namespace) -> list[str]:
     """Write the TorchScript file and, where onnx is installed, the ONNX file; return their paths."""
-    folder = os.path.join(opt.checkpoints_dir, opt.name)
+    folder = checkpoint.experiment_dir(opt)
     translator = Translator.from_checkpoint(folder, opt.epoch, **architecture_overrides(opt))
     example = torch.randn(1, translator.input_nc, opt.crop_size, opt.crop_size)
     out_dir = opt.out_dir or folder

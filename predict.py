@@ -17,9 +17,11 @@ from tqdm import tqdm
 
 from data.base_dataset import image_size, split_halves, to_tensor
 from data.image_folder import IMG_EXTENSIONS, is_image_file
-from models.speed import SpeedSettings
-from models.translator import Translator, add_architecture_overrides, architecture_overrides
+from models.speed import SpeedSettings, add_speed_flags
+from models.translator import Translator
 from options.base_options import parse_gpu_ids
+from options.record import add_architecture_overrides, architecture_overrides
+from util import checkpoint
 from util.errors import UserError, report_user_errors
 from util.image_io import is_deep, output_extension, read_image, to_array, with_channels
 from util.util import save_image
@@ -38,9 +40,7 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument('--aligned_input', action='store_true',
                         help='inputs are A|B side by side (as in datasets); translate the half --direction starts from')
     parser.add_argument('--overwrite', action='store_true', help='replace outputs that already exist (default: skip them)')
-    parser.add_argument('--fast', action='store_true', help='time the speed settings on the first batch and keep the fastest')
-    parser.add_argument('--amp', action='store_true', help='mixed precision where the device computes it natively')
-    parser.add_argument('--channels_last', action='store_true', help='channels-last memory format')
+    add_speed_flags(parser, inference_only=True)
     add_architecture_overrides(parser)
     return parser
 
@@ -108,14 +108,12 @@ def main() -> None:
     todo = [path for path, output in pairs.items() if opt.overwrite or not os.path.exists(output)]
     if len(todo) < len(pairs):
         print(f'skipping {len(pairs) - len(todo)} image(s) whose output exists (pass --overwrite to replace them)')
-    translator = Translator.from_checkpoint(os.path.join(opt.checkpoints_dir, opt.name), opt.epoch,
+    translator = Translator.from_checkpoint(checkpoint.experiment_dir(opt), opt.epoch,
                                             parse_gpu_ids(opt.gpu_ids), **architecture_overrides(opt))
     batches = batches_by_size(todo, opt.aligned_input, opt.batch_size)
-    if opt.fast and batches:
-        example = torch.stack([load_input(path, translator, opt.aligned_input)[0] for path in batches[0]])
-        print(translator.choose_speed(example))
-    else:
-        translator.use_speed(SpeedSettings(amp=opt.amp, channels_last=opt.channels_last))
+    fast = opt.fast and bool(batches)
+    example = torch.stack([load_input(path, translator, opt.aligned_input)[0] for path in batches[0]]) if fast else None
+    translator.choose_speed(SpeedSettings.from_opt(opt), fast, example)
     with tqdm(total=len(todo), desc='translating', unit='image', disable=None) as bar:
         for batch_paths in batches:
             inputs = [load_input(path, translator, opt.aligned_input) for path in batch_paths]

@@ -5,6 +5,7 @@ Example:
 Results go to <results_dir>/<name>/<phase>_<epoch>/index.html.
 """
 import os
+from dataclasses import asdict
 
 from tqdm import tqdm
 
@@ -24,7 +25,7 @@ def main() -> None:
     dataset = create_dataset(opt)
     model = create_model(opt)
     model.setup(opt)
-    options.save(opt)
+    options.save(opt, asdict(model.speed))
     web_dir = os.path.join(opt.results_dir, opt.name, f'{opt.phase}_{opt.epoch}')
     if opt.load_iter > 0:
         web_dir = f'{web_dir}_iter{opt.load_iter}'

@@ -6,6 +6,7 @@ Signals: SIGINT/SIGTERM/SIGHUP save `latest` and stop (exit 130/143/129); SIGUSR
 """
 import math
 import time
+from dataclasses import asdict
 
 from tqdm import tqdm
 
@@ -13,13 +14,15 @@ from data import create_dataset
 from models import create_model
 from models.networks import generator_size_multiple
 from options.train_options import TrainOptions
+from training import state
+from training.epoch import end_epoch
+from training.interrupt import TrainingSignals
+from training.preflight import check_training_setup, explain_batch_norm_errors
+from training.state import Progress
+from training.validation import Validation
 from util import checkpoint, distributed
-from util.checkpoint import Progress
 from util.errors import report_user_errors
-from util.interrupt import TrainingSignals
-from util.preflight import check_training_setup, explain_batch_norm_errors
 from util.rng import seed_everything
-from util.validation import Validation
 from util.visualizer import Visualizer
 
 
@@ -28,7 +31,7 @@ def main() -> None:
     signals = TrainingSignals()
     options = TrainOptions()
     opt = options.parse()
-    opt.gpu_ids = distributed.init_distributed(opt.gpu_ids)
+    distributed.init_distributed(opt.gpu_ids)
     seed_everything(opt.seed, distributed.get_rank())
     check_training_setup(opt, generator_size_multiple(opt.netG))
     if distributed.is_main_process():
@@ -40,13 +43,13 @@ def main() -> None:
         print(f'validating every {opt.val_freq} epoch(s) on {len(validation.dataset)} images of {validation.folder}')
     model = create_model(opt)
     model.setup(opt)
-    options.save(opt)
+    options.save(opt, asdict(model.speed))
     is_logger = distributed.is_main_process()
     visualizer = Visualizer(opt) if is_logger else None
-    progress = checkpoint.resume(model, dataset, opt) if opt.continue_train else Progress(opt.epoch_count)
+    progress = state.resume(model, dataset, opt) if opt.continue_train else Progress(opt.epoch_count)
 
     def save(label: str | int) -> None:
-        checkpoint.save_checkpoint(model, dataset, label, progress, opt)
+        state.save_checkpoint(model, dataset, label, progress, opt)
 
     def answer_signals() -> None:
         """Save `latest` on SIGUSR1 and go on; save it and exit on a stop signal."""
@@ -96,27 +99,6 @@ def main() -> None:
     save('latest')
     distributed.report_replicas(model.networks())
     distributed.shutdown()
-
-
-def end_epoch(model, validation: Validation | None, visualizer: Visualizer | None, progress: Progress,
-              save, epoch: int, opt) -> None:
-    """Validate, step the learning rate, move progress to the next epoch and write the best and periodic checkpoints."""
-    metric = model.epoch_metric()
-    result = validation.run(model, epoch) if validation and validation.due(epoch) else None
-    if validation:
-        metric = result.l1 if result else None
-    if result and visualizer:
-        visualizer.log_validation(result)
-    model.update_learning_rate(metric)
-    progress.epoch, progress.epoch_iter = epoch + 1, 0
-    if result and (progress.best_val_l1 is None or result.l1 < progress.best_val_l1):
-        progress.best_val_l1 = result.l1
-        print(f'best validation L1 so far ({result.l1:.6f}, epoch {epoch}): saving the model as best')
-        save('best')
-    if epoch % opt.save_epoch_freq == 0:
-        print(f'saving the model at the end of epoch {epoch}, iters {progress.total_iters}')
-        save('latest')
-        save(epoch)
 
 
 if __name__ == '__main__':

@@ -30,6 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench.reference_step import ReferenceStep  # noqa: E402
 from models import create_model  # noqa: E402
 from models.base_model import BaseModel  # noqa: E402
+from options.base_options import parse_gpu_ids  # noqa: E402
 from options.train_options import TrainOptions  # noqa: E402
 from util.hardware import cpu_capabilities, describe_device  # noqa: E402
 
@@ -79,7 +80,7 @@ class Runner:
         start = time.perf_counter()
         self.model = build_model(CONFIGS[name] or [], device, batch['A'].shape[0], checkpoints_dir)
         self.setup_s = time.perf_counter() - start
-        self.choice = describe_choice(self.model.opt) if name == 'fast' else None
+        self.choice = self.model.speed.describe() if name == 'fast' else None
         self.reference = None
         if CONFIGS[name] is None:
             self.reference = ReferenceStep(copy.deepcopy(self.model.netG), copy.deepcopy(self.model.netD))
@@ -109,16 +110,10 @@ def build_model(flags: list[str], device: str, batch_size: int, checkpoints_dir:
     args = ['--dataroot', 'unused', '--checkpoints_dir', checkpoints_dir, '--batch_size', str(batch_size),
             '--gpu_ids', '0' if device == 'cuda' else '-1', '--display_id', '0', *flags]
     opt, _ = TrainOptions().gather_options(args)
-    opt.isTrain = True
-    opt.gpu_ids = [0] if device == 'cuda' else []
+    opt.isTrain, opt.gpu_ids = True, parse_gpu_ids(opt.gpu_ids)
     model = create_model(opt)
     model.setup(opt)
     return model
-
-
-def describe_choice(opt) -> str:
-    flags = [f'--{flag}' for flag in ('amp', 'channels_last', 'fused_adam', 'compile') if getattr(opt, flag)]
-    return ' '.join(flags) or 'plain float32'
 
 
 def make_batch(batch_size: int, device: str) -> dict:

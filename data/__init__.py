@@ -9,7 +9,7 @@ from data.base_dataset import BaseDataset
 from data.sampler import EpochSampler
 from util import distributed
 from util.errors import UserError
-from util.interrupt import HANDLED_SIGNALS
+from training.interrupt import HANDLED_SIGNALS
 from util.registry import find_class
 
 

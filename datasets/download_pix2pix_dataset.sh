@@ -6,25 +6,18 @@
 # PIX2PIX_DATASET_URL overrides the server folder (default below); NAME.tar.gz is appended.
 set -euo pipefail
 
-readonly SCRIPT=download_pix2pix_dataset.sh
+readonly SCRIPT=datasets/download_pix2pix_dataset.sh
 readonly VALID_NAMES="cityscapes night2day edges2handbags edges2shoes facades maps"
 readonly BASE_URL="${PIX2PIX_DATASET_URL:-http://efrosgans.eecs.berkeley.edu/pix2pix/datasets}"
 # shellcheck source=scripts/download_common.sh
 source "$(dirname "$0")/../scripts/download_common.sh"
 readonly ROOT=./datasets
 
-check_name() {
-  local name=$1
-  [[ -n $name ]] || fail "usage: bash ./datasets/$SCRIPT NAME, where NAME is one of: ${VALID_NAMES// /, }"
-  [[ " $VALID_NAMES " == *" $name "* ]] ||
-    fail "unknown dataset '$name'; valid names: ${VALID_NAMES// /, }"
-  [[ $name != cityscapes ]] ||
-    fail "cityscapes cannot be redistributed (license); download gtFine_trainvaltest.zip and leftImg8bit_trainvaltest.zip from https://cityscapes-dataset.com and pair them with datasets/combine_A_and_B.py"
-}
-
 main() {
   local name=${1:-}
-  check_name "$name"
+  check_name dataset "$name"
+  [[ $name != cityscapes ]] ||
+    fail "cityscapes cannot be redistributed (license); download gtFine_trainvaltest.zip and leftImg8bit_trainvaltest.zip from https://cityscapes-dataset.com and pair them with datasets/combine_A_and_B.py"
   local target="$ROOT/$name"
   if [[ -e $target ]]; then
     echo "$target already exists; delete it to download $name again"

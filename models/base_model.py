@@ -15,19 +15,18 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
-from models import networks
-from models.speed import SpeedSettings, amp_if_native, prepare_network, tune
+from models import networks, speed
+from models.speed import SpeedSettings, prepare_network
+from options.record import recorded_speed
 from util import checkpoint, distributed
 from util.hardware import native_autocast_dtype, select_device
-from util.rng import rng_untouched
 
 
 class BaseModel(ABC):
     def __init__(self, opt):
         self.opt = opt
         self.isTrain = opt.isTrain
-        self.device = select_device(opt.gpu_ids)
-        self.gpu_ids = opt.gpu_ids
+        self.device = select_device(distributed.rank_gpu_ids(opt.gpu_ids))
         self.save_dir = checkpoint.experiment_dir(opt)
         if opt.preprocess != 'scale_width' and opt.seed is None:
             torch.backends.cudnn.benchmark = True
@@ -37,6 +36,7 @@ class BaseModel(ABC):
         self.optimizers: list[torch.optim.Optimizer] = []
         self.schedulers: list = []
         self.image_paths: list[str] = []
+        self.speed = SpeedSettings()
         self.amp_dtype: torch.dtype | None = None
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=False)
 
@@ -67,38 +67,12 @@ class BaseModel(ABC):
         if not self.isTrain or opt.continue_train:
             self.load_networks(checkpoint.checkpoint_label(opt))
         self.print_networks(opt.verbose)
-        self.choose_speed(opt)
-        self.apply_speed(SpeedSettings.from_opt(opt))
+        saved = recorded_speed(self.save_dir, checkpoint.checkpoint_label(opt)) if self.isTrain and opt.continue_train else None
+        self.speed = speed.choose(SpeedSettings.from_opt(opt), opt.fast, self.device, self.speed_trial, self.isTrain, saved)
+        self.apply_speed(self.speed)
         if self.isTrain:
             for name, net in self.networks().items():
                 setattr(self, 'net' + name, distributed.wrap_ddp(net, self.device, sync_batchnorm=opt.norm == 'syncbatch'))
-
-    def choose_speed(self, opt) -> None:
-        """Drop --amp where it is not native; under --fast, reuse the resumed run's choice or measure one."""
-        opt.amp = amp_if_native(opt.amp, self.device)
-        if not opt.fast:
-            return
-        saved = self.saved_speed(opt)
-        if saved is not None:
-            saved.record(opt)
-            print(f'--fast: reusing the settings chosen when this run started: {saved.describe()}')
-            return
-        report = None
-        if distributed.is_main_process():
-            with rng_untouched():
-                choice, _, report = tune(self.speed_trial, self.device, self.isTrain)
-            choice.record(opt)
-        SpeedSettings(**distributed.broadcast_from_main(asdict(SpeedSettings.from_opt(opt)))).record(opt)
-        if report:
-            print(report)
-
-    def saved_speed(self, opt) -> SpeedSettings | None:
-        """The settings --fast chose for the run --continue_train resumes, from its training state."""
-        path = checkpoint.state_path(self.save_dir, checkpoint.checkpoint_label(opt))
-        if not (self.isTrain and opt.continue_train and os.path.isfile(path)):
-            return None
-        saved = checkpoint.read_state_entry(path, 'speed') or {}
-        return SpeedSettings(**{key: saved[key] for key in asdict(SpeedSettings())}) if saved.get('fast') else None
 
     def speed_trial(self, settings: SpeedSettings) -> Callable[[], None]:
         """One training step (or test forward) of a copy of this model under `settings`, on a synthetic batch."""
@@ -174,10 +148,6 @@ class BaseModel(ABC):
     def get_current_losses(self) -> OrderedDict:
         return OrderedDict((name, float(getattr(self, 'loss_' + name).item())) for name in self.loss_names)
 
-    def save_networks(self, label: str | int) -> None:
-        """Rank 0 saves each network as <label>_net_<name>.pth, the reference's format."""
-        checkpoint.save_networks(checkpoint.network_states(self.networks()), self.save_dir, label)
-
     def load_networks(self, label: str | int) -> None:
         for name, net in self.networks().items():
             path = checkpoint.net_path(self.save_dir, label, name)
@@ -197,7 +167,7 @@ class BaseModel(ABC):
             scheduler.load_state_dict(saved)
         if state['scaler']:
             self.scaler.load_state_dict(state['scaler'])
-        set_fused_adam(self.optimizers, self.opt.fused_adam)
+        set_fused_adam(self.optimizers, self.speed.fused_adam)
 
     def rank_state(self) -> dict:
         """State that differs between ranks and must survive a resume; none by default."""

@@ -51,14 +51,27 @@ def get_scheduler(optimizer: torch.optim.Optimizer, opt) -> lr_scheduler.LRSched
     """linear: constant for n_epochs, then linear decay to zero over n_epochs_decay; or step, plateau, cosine."""
     choose('learning rate policy', '--lr_policy', opt.lr_policy, ('linear', 'step', 'plateau', 'cosine'))
     if opt.lr_policy == 'linear':
-        def linear_decay(epoch: int) -> float:
-            return 1.0 - max(0, epoch + opt.epoch_count - opt.n_epochs) / float(opt.n_epochs_decay + 1)
-        return lr_scheduler.LambdaLR(optimizer, lr_lambda=linear_decay)
+        return lr_scheduler.LambdaLR(optimizer, lr_lambda=LinearDecay(opt.epoch_count, opt.n_epochs, opt.n_epochs_decay))
     if opt.lr_policy == 'step':
         return lr_scheduler.StepLR(optimizer, step_size=opt.lr_decay_iters, gamma=0.1)
     if opt.lr_policy == 'plateau':
         return lr_scheduler.ReduceLROnPlateau(optimizer, mode='min', factor=0.2, threshold=0.01, patience=5)
     return lr_scheduler.CosineAnnealingLR(optimizer, T_max=opt.n_epochs, eta_min=0)
+
+
+class LinearDecay:
+    """The LR factor of the linear policy: 1 until n_epochs, then down to 0 over n_epochs_decay.
+
+    LambdaLR's state_dict keeps a callable object's __dict__: here only the run's first epoch (--epoch_count), so a
+    resumed run decays as it began, while the epoch counts live in slots and follow the resumed run's flags."""
+
+    __slots__ = ('n_epochs', 'n_epochs_decay', '__dict__')
+
+    def __init__(self, epoch_count: int, n_epochs: int, n_epochs_decay: int):
+        self.epoch_count, self.n_epochs, self.n_epochs_decay = epoch_count, n_epochs, n_epochs_decay
+
+    def __call__(self, epoch: int) -> float:
+        return 1.0 - max(0, epoch + self.epoch_count - self.n_epochs) / float(self.n_epochs_decay + 1)
 
 
 INIT_TYPES = ('normal', 'xavier', 'kaiming', 'orthogonal')

@@ -1,9 +1,11 @@
-"""Speed settings (--amp, --channels_last, --fused_adam, --compile) and --fast, which measures them and keeps the fastest.
+"""Speed: the flags (--amp, --channels_last, --fused_adam, --compile) and --fast, which measures them and keeps the
+fastest; defined here once for train.py, test.py, predict.py and the benchmark.
 
 No setting is assumed to help: a flag that doubles the speed on one CPU can make it 30 times slower on another.
 --fast times each candidate on a synthetic batch of the configured shape, interleaved round by round with the
 plain float32 path, on this very machine, and keeps the fastest combination.
 """
+import argparse
 import sys
 import time
 from dataclasses import asdict, dataclass, fields, replace
@@ -11,7 +13,9 @@ from typing import Callable
 
 import torch
 
+from util import distributed
 from util.hardware import describe_device, native_autocast_dtype
+from util.rng import rng_untouched
 
 MIN_GAIN = 1.05  # a flag is kept only if it makes the step this much faster: smaller gains are within the noise
 CPU_BUDGET_S = 28.0
@@ -28,10 +32,8 @@ class SpeedSettings:
 
     @classmethod
     def from_opt(cls, opt) -> 'SpeedSettings':
-        return cls(**{field.name: bool(getattr(opt, field.name)) for field in fields(cls)})
-
-    def record(self, opt) -> None:
-        vars(opt).update(asdict(self))
+        """The settings the flags ask for; a flag an entry point does not have (predict.py's --fused_adam) is off."""
+        return cls(**{field.name: bool(getattr(opt, field.name, False)) for field in fields(cls)})
 
     def plus(self, *features: str) -> 'SpeedSettings':
         return replace(self, **{feature: True for feature in features})
@@ -39,6 +41,40 @@ class SpeedSettings:
     def describe(self) -> str:
         flags = [f'--{name}' for name, on in asdict(self).items() if on]
         return ' '.join(flags) if flags else 'plain float32 (no speed flag)'
+
+
+SPEED_FLAGS = ('fast', *(field.name for field in fields(SpeedSettings)))
+
+
+def add_speed_flags(parser: argparse.ArgumentParser, inference_only: bool = False) -> None:
+    """The speed flags of an entry point; predict.py's (inference_only) have no --fused_adam."""
+    parser.add_argument('--fast', action='store_true', help='before starting, time the speed settings below on a synthetic batch and keep the fastest (reported in one line, recorded in <phase>_opt.txt and reused by --continue_train)')
+    parser.add_argument('--amp', action='store_true', help='mixed precision where the device computes it natively: bfloat16 on CPUs with AVX512-BF16/AMX and on bf16 GPUs, float16 with a gradient scaler on other tensor-core GPUs; elsewhere a warning and float32')
+    parser.add_argument('--channels_last', action='store_true', help='keep networks and images in channels-last memory format')
+    parser.add_argument('--compile', action='store_true', help='torch.compile the networks (the first iterations are slow while compiling)')
+    if not inference_only:
+        parser.add_argument('--fused_adam', action='store_true', help='use the fused Adam kernel where the device has one (results differ from plain Adam in the last bits)')
+
+
+def choose(requested: SpeedSettings, fast: bool, device: torch.device, make_step: Callable[[SpeedSettings], Callable[[], None]],
+           training: bool, saved: dict | None = None) -> SpeedSettings:
+    """The settings to run with: the requested flags (--amp only where native), or under --fast the choice the
+    resumed run recorded in `saved`, else the fastest measured here (by rank 0, for every rank)."""
+    settings = replace(requested, amp=amp_if_native(requested.amp, device))
+    if not fast:
+        return settings
+    if saved and saved.get('fast'):
+        settings = SpeedSettings(**{name: bool(saved.get(name, False)) for name in asdict(SpeedSettings())})
+        print(f'--fast: reusing the settings chosen when this run started: {settings.describe()}')
+        return settings
+    report = None
+    if distributed.is_main_process():
+        with rng_untouched():
+            settings, _, report = tune(make_step, device, training)
+    settings = SpeedSettings(**distributed.broadcast_from_main(asdict(settings)))
+    if report:
+        print(report)
+    return settings
 
 
 def amp_if_native(requested: bool, device: torch.device) -> bool:

@@ -7,7 +7,6 @@
 The architecture comes from the experiment's record (training-state file, else train_opt.txt), as in test.py;
 keyword arguments (netG=..., ngf=...) override it, e.g. for a reference checkpoint without a record.
 """
-import argparse
 import copy
 from typing import Callable
 
@@ -16,30 +15,12 @@ import torch
 import torchvision.transforms.functional as TF
 from PIL import Image
 
-from models import networks
-from models.speed import SpeedSettings, amp_if_native, prepare_network, tune
+from models import networks, speed
+from models.speed import SpeedSettings, prepare_network
+from options.record import REFERENCE_ARCHITECTURE, recorded_architecture
 from util import checkpoint
 from util.hardware import native_autocast_dtype, select_device
 from util.image_io import DeepOrPil, is_deep, to_array, with_channels
-from util.rng import rng_untouched
-
-# The reference's pix2pix defaults: what a checkpoint without a record was trained with unless told otherwise.
-REFERENCE_ARCHITECTURE = {'netG': 'unet_256', 'ngf': 64, 'norm': 'batch', 'no_dropout': False,
-                          'input_nc': 3, 'output_nc': 3, 'direction': 'AtoB'}
-
-
-def add_architecture_overrides(parser: argparse.ArgumentParser) -> None:
-    """Flags that override the recorded architecture, for checkpoints without a record (e.g. the reference's)."""
-    parser.add_argument('--netG', type=str, default=None, help='generator architecture; default: as recorded in training, else unet_256')
-    parser.add_argument('--ngf', type=int, default=None, help='generator filters in the last conv layer; default: as recorded, else 64')
-    parser.add_argument('--norm', type=str, default=None, help='normalization layer; default: as recorded, else batch')
-    parser.add_argument('--input_nc', type=int, default=None, help='channels of the input image; default: as recorded, else 3')
-    parser.add_argument('--output_nc', type=int, default=None, help='channels of the output image; default: as recorded, else 3')
-    parser.add_argument('--direction', type=str, default=None, help='AtoB or BtoA, for --aligned_input; default: as recorded')
-
-
-def architecture_overrides(opt: argparse.Namespace) -> dict:
-    return {flag: getattr(opt, flag) for flag in ('netG', 'ngf', 'norm', 'input_nc', 'output_nc', 'direction')}
 
 
 class Translator:
@@ -58,7 +39,7 @@ class Translator:
                         **architecture) -> 'Translator':
         """Load <folder>/<epoch>_net_G.pth (epoch: latest, best, a number or iter_<n>) on the device --gpu_ids names."""
         label = str(epoch)
-        record = checkpoint.recorded_options(folder, label, checkpoint.ARCHITECTURE_FLAGS, REFERENCE_ARCHITECTURE)
+        record = recorded_architecture(folder, label)
         chosen = {**REFERENCE_ARCHITECTURE, **(record[0] if record else {}),
                   **{flag: value for flag, value in architecture.items() if value is not None}}
         device = select_device(list(gpu_ids or []))
@@ -75,23 +56,21 @@ class Translator:
     def output_nc(self) -> int:
         return self.architecture['output_nc']
 
-    def use_speed(self, settings: SpeedSettings) -> None:
-        """Run with these settings (amp only where native; fused_adam does not apply to inference)."""
+    def apply_speed(self, settings: SpeedSettings) -> None:
+        """Run with these settings (fused_adam does not apply to inference)."""
         self.settings = settings
-        self.amp_dtype = native_autocast_dtype(self.device) if amp_if_native(settings.amp, self.device) else None
+        self.amp_dtype = native_autocast_dtype(self.device) if settings.amp else None
         self.net = prepare_network(self.net, settings)
 
-    def choose_speed(self, example: torch.Tensor) -> str:
-        """--fast for inference: time the settings on a batch shaped like `example`, keep the fastest; returns the report."""
-        with rng_untouched():
-            settings, _, report = tune(lambda candidate: self.speed_trial(candidate, example), self.device, training=False)
-        self.use_speed(settings)
-        return report
+    def choose_speed(self, requested: SpeedSettings, fast: bool, example: torch.Tensor) -> None:
+        """The requested settings (--amp only where native), or under --fast the fastest on a batch like `example`."""
+        self.apply_speed(speed.choose(requested, fast, self.device,
+                                      lambda candidate: self.speed_trial(candidate, example), training=False))
 
     def speed_trial(self, settings: SpeedSettings, example: torch.Tensor) -> Callable[[], None]:
         trial = copy.copy(self)
         trial.net = copy.deepcopy(self.net)
-        trial.use_speed(settings)
+        trial.apply_speed(settings)
         return lambda: trial.translate(example)
 
     def translate(self, batch: torch.Tensor) -> torch.Tensor:

@@ -3,7 +3,8 @@ import argparse
 
 import data
 import models
-from util import checkpoint
+from models.speed import add_speed_flags
+from options.record import format_options, write_options
 from util.distributed import is_main_process
 from util.errors import UserError
 
@@ -52,11 +53,7 @@ class BaseOptions:
         parser.add_argument('--display_env', type=str, default='main', help='visdom environment name')
         parser.add_argument('--display_port', type=int, default=8097, help='visdom server port')
         parser.add_argument('--display_ncols', type=int, default=4, help='images per row in the visdom image grid')
-        parser.add_argument('--fast', action='store_true', help='before starting, time the speed settings below on a synthetic batch and keep the fastest (reported in one line, recorded in <phase>_opt.txt and reused by --continue_train)')
-        parser.add_argument('--amp', action='store_true', help='mixed precision where the device computes it natively: bfloat16 on CPUs with AVX512-BF16/AMX and on bf16 GPUs, float16 with a gradient scaler on other tensor-core GPUs; elsewhere a warning and float32')
-        parser.add_argument('--channels_last', action='store_true', help='keep networks and images in channels-last memory format')
-        parser.add_argument('--compile', action='store_true', help='torch.compile the networks (the first iterations are slow while compiling)')
-        parser.add_argument('--fused_adam', action='store_true', help='use the fused Adam kernel where the device has one (results differ from plain Adam in the last bits)')
+        add_speed_flags(parser)
         parser.add_argument('--cache_dataset', action='store_true', help='decode every image once and keep it in memory; loader workers stay alive between epochs')
         return parser
 
@@ -78,24 +75,23 @@ class BaseOptions:
         return opt, parser
 
     def adjust(self, opt: argparse.Namespace, args: list[str] | None) -> None:
-        """Change parsed values before they are recorded; subclasses override."""
+        """Change parsed values before parse() returns them; subclasses override."""
 
     def parse(self, args: list[str] | None = None) -> argparse.Namespace:
-        """Parse flags, apply --suffix, turn --gpu_ids into a list, print the options and save <phase>_opt.txt."""
+        """Parse flags, apply --suffix, turn --gpu_ids into a list and print the options: they are final when this returns."""
         opt, self.parser = self.gather_options(args)
         opt.isTrain = self.is_train
         if opt.suffix:
             opt.name = opt.name + '_' + opt.suffix.format(**vars(opt))
         opt.gpu_ids = parse_gpu_ids(opt.gpu_ids)
         self.adjust(opt, args)
-        text = self.save(opt)
         if is_main_process():
-            print(text)
+            print(format_options(opt, self.parser))
         return opt
 
-    def save(self, opt: argparse.Namespace) -> str:
-        """(Re)write <checkpoints_dir>/<name>/<phase>_opt.txt with the values in use now."""
-        return checkpoint.write_options(opt, self.parser)
+    def save(self, opt: argparse.Namespace, speed: dict) -> None:
+        """Write <checkpoints_dir>/<name>/<phase>_opt.txt, once the model is set up, with the speed settings used."""
+        write_options(opt, self.parser, speed)
 
 
 def parse_gpu_ids(text: str) -> list[int]:

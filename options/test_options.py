@@ -2,6 +2,7 @@
 import argparse
 import copy
 
+from options.record import recorded_architecture
 from util import checkpoint
 
 from .base_options import BaseOptions
@@ -38,8 +39,7 @@ def explicit_flags(parser: argparse.ArgumentParser, args: list[str] | None) -> s
 
 def adopt_training_architecture(opt: argparse.Namespace, parser: argparse.ArgumentParser, args: list[str] | None) -> None:
     """Take netG, ngf, norm, no_dropout, input_nc, output_nc and direction from training unless given here."""
-    record = checkpoint.recorded_options(checkpoint.experiment_dir(opt), checkpoint.checkpoint_label(opt),
-                                         checkpoint.ARCHITECTURE_FLAGS, vars(opt))
+    record = recorded_architecture(checkpoint.experiment_dir(opt), checkpoint.checkpoint_label(opt))
     if record is None:
         return
     values, source = record

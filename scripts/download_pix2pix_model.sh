@@ -6,23 +6,16 @@
 # PIX2PIX_MODEL_URL overrides the server folder (default below); NAME.pth is appended.
 set -euo pipefail
 
-readonly SCRIPT=download_pix2pix_model.sh
+readonly SCRIPT=scripts/download_pix2pix_model.sh
 readonly VALID_NAMES="edges2shoes sat2map map2sat facades_label2photo day2night"
 readonly BASE_URL="${PIX2PIX_MODEL_URL:-http://efrosgans.eecs.berkeley.edu/pix2pix/models-pytorch}"
 # shellcheck source=scripts/download_common.sh
 source "$(dirname "$0")/download_common.sh"
 readonly ROOT=./checkpoints
 
-check_name() {
-  local name=$1
-  [[ -n $name ]] || fail "usage: bash ./scripts/$SCRIPT NAME, where NAME is one of: ${VALID_NAMES// /, }"
-  [[ " $VALID_NAMES " == *" $name "* ]] ||
-    fail "unknown model '$name'; valid names: ${VALID_NAMES// /, }"
-}
-
 main() {
   local name=${1:-}
-  check_name "$name"
+  check_name model "$name"
   local target_dir="$ROOT/${name}_pretrained"
   local target="$target_dir/latest_net_G.pth"
   if [[ -e $target ]]; then

@@ -66,6 +66,6 @@ def test_test_help_lists_base_and_test_flags_with_defaults():
 
 
 def test_translator_defaults_are_the_pix2pix_defaults():
-    from models.translator import REFERENCE_ARCHITECTURE
+    from options.record import REFERENCE_ARCHITECTURE
     found = flag_defaults(run_entry('test.py', '--help').stdout)
     assert {flag: str(value) for flag, value in REFERENCE_ARCHITECTURE.items()} == {flag: found[flag] for flag in REFERENCE_ARCHITECTURE}

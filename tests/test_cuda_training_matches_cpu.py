@@ -16,7 +16,7 @@ from PIL import Image
 import models.base_model as base_model
 from conftest import ROOT, TINY_NET_FLAGS, build_model, random_batch, run_entry, run_in_process, write_aligned_images
 from tiny_runs import TINY_NET
-from util.checkpoint import read_options_file
+from options.record import read_options_file
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
 SMALL = [*TINY_NET, '--display_id', '0', '--no_html']  # --gpu_ids 0 given after it wins

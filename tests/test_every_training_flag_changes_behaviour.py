@@ -12,11 +12,11 @@ import torch
 import torchvision.transforms.functional as TF
 from PIL import Image
 
-import train
 from conftest import build_model, random_batch, run_entry, write_aligned_images
 from data import create_dataset
 from options.train_options import TrainOptions
-from util.checkpoint import Progress
+from training.epoch import end_epoch
+from training.state import Progress
 from util.visualizer import Visualizer
 
 
@@ -52,7 +52,7 @@ def test_wgangp_adds_the_gradient_penalty_weighted_by_lambda_gp(tmp_path):
 
 
 class FixedValidation:
-    """Stands in for util.validation.Validation: reports the given L1 per epoch."""
+    """Stands in for training.validation.Validation: reports the given L1 per epoch."""
 
     def __init__(self, l1_by_epoch: dict[int, float]):
         self.l1_by_epoch = l1_by_epoch
@@ -65,11 +65,11 @@ class FixedValidation:
 
 
 def learning_rates(model, epochs: int, validation=None, tally=None) -> list[float]:
-    """Run train.end_epoch for `epochs` epochs, with G_L1 tallies `tally(epoch)`, and return the rate after each."""
+    """Run end_epoch for `epochs` epochs, with G_L1 tallies `tally(epoch)`, and return the rate after each."""
     progress, rates = Progress(1), []
     for epoch in range(1, epochs + 1):
         model.l1_tally = [torch.tensor(tally(epoch)), 1]
-        train.end_epoch(model, validation, None, progress, lambda label: None, epoch, model.opt)
+        end_epoch(model, validation, None, progress, lambda label: None, epoch, model.opt)
         rates.append(model.optimizers[0].param_groups[0]['lr'])
     return rates
 

@@ -15,7 +15,8 @@ from conftest import ROOT, run_entry, write_aligned_images
 from models import speed
 from models.speed import SpeedSettings
 from tiny_runs import TINY_NET
-from util.checkpoint import load_weights, read_options_file
+from options.record import read_options_file
+from util.checkpoint import load_weights
 
 AVX2_ONLY = {'ATEN_CPU_CAPABILITY': 'avx2', 'ONEDNN_MAX_CPU_ISA': 'AVX2'}
 NET = [*TINY_NET, '--display_id', '0']

@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT, run_entry, write_aligned_images
 from util import distributed
 from util.checkpoint import load_weights
-from util.interrupt import HANDLED_SIGNALS, TrainingSignals
+from training.interrupt import HANDLED_SIGNALS, TrainingSignals
 
 NET = ['--netG', 'resnet_6blocks', '--ngf', '8', '--ndf', '8', '--load_size', '36', '--crop_size', '32',
        '--gpu_ids', '-1', '--display_id', '0', '--num_threads', '2', '--print_freq', '1']

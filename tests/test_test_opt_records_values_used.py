@@ -2,7 +2,7 @@
 import os
 
 from conftest import run_entry, write_aligned_images
-from util.checkpoint import read_options_file
+from options.record import read_options_file
 
 
 def test_test_opt_txt_holds_the_forced_and_adopted_values(tmp_path):

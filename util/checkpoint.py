@@ -1,28 +1,23 @@
-"""The one module that names, writes and reads what an experiment keeps on disk.
+"""Checkpoint file names and I/O: the one module that names, writes and reads the files of an experiment folder.
 
 In <checkpoints_dir>/<name>/:
 - <label>_net_<G|D>.pth: plain state_dicts with the reference's keys, so weights move both ways;
-- <label>_train_state.pth: everything --continue_train needs (the networks again, so that this one atomically
-  written file is always self-consistent, optimizers, schedulers, progress, data order, every rank's random state);
-- <phase>_opt.txt: the options, in the reference's format.
+- <label>_train_state.pth: everything --continue_train needs (written by training.state), with the training
+  record (options.record);
+- <phase>_opt.txt: the options, in the reference's format (options.record).
 Labels are `latest`, `best`, an epoch number or `iter_<n>`. Every file is written atomically.
 """
-import argparse
 import os
 import re
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn as nn
 
 from util import distributed
 from util.errors import UserError
-from util.rng import capture_rng_state, restore_rng_state
 
-ARCHITECTURE_FLAGS = ('netG', 'ngf', 'norm', 'no_dropout', 'input_nc', 'output_nc', 'direction')
-SPEED_FLAGS = ('fast', 'amp', 'channels_last', 'fused_adam', 'compile')
 TEMPORARY_NAME = re.compile(r'^\..+\.pth\.[A-Za-z0-9_]+\.tmp$')
 
 
@@ -152,49 +147,6 @@ def check_state_dict_matches(net: nn.Module, state: dict, path: str) -> None:
                     f'(--netG/--netD, --ngf/--ndf, --norm, --input_nc/--output_nc): {"; ".join(parts)}')
 
 
-def format_options(opt: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
-    """The options as the reference prints them: one `name: value [default: d]` line each."""
-    lines = ['----------------- Options ---------------']
-    for key, value in sorted(vars(opt).items()):
-        default = parser.get_default(key)
-        note = f'\t[default: {default}]' if value != default else ''
-        lines.append(f'{key:>25}: {str(value):<30}{note}')
-    lines.append('----------------- End -------------------')
-    return '\n'.join(lines)
-
-
-def write_options(opt: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
-    """Rank 0 writes <checkpoints_dir>/<name>/<phase>_opt.txt; returns the text."""
-    text = format_options(opt, parser)
-    if not distributed.is_main_process():
-        return text
-    save_dir = experiment_dir(opt)
-    try:
-        os.makedirs(save_dir, exist_ok=True)
-        with open(options_path(save_dir, opt.phase), 'w') as opt_file:
-            opt_file.write(text + '\n')
-    except OSError as err:
-        raise UserError(f'--checkpoints_dir {opt.checkpoints_dir}: cannot write there ({err.strerror}); choose a writable folder') from err
-    return text
-
-
-def read_options_file(path: str) -> dict[str, str]:
-    """The flag values of a <phase>_opt.txt (ours or the reference's), as text."""
-    values = {}
-    with open(path) as handle:
-        for line in handle:
-            key, colon, rest = line.partition(':')
-            if colon and not line.startswith('-'):
-                values[key.strip()] = rest.split('\t[default')[0].strip()
-    return values
-
-
-def as_type_of(current, text: str):
-    if isinstance(current, bool):
-        return text == 'True'
-    return type(current)(text)
-
-
 def read_state_entry(path: str, key: str):
     """One entry of a training-state file, read without loading its tensors into memory."""
     try:
@@ -202,83 +154,3 @@ def read_state_entry(path: str, key: str):
     except Exception as err:
         raise UserError(f'training state {path} cannot be read ({type(err).__name__}); delete it or pass the '
                         'architecture flags (--netG, --ngf, --norm, ...) explicitly') from err
-
-
-def recorded_options(save_dir: str, label: str, flags: tuple[str, ...], defaults: dict) -> tuple[dict, str] | None:
-    """The values `flags` had in training, from the label's state file, else train_opt.txt; None if neither exists."""
-    path = state_path(save_dir, label)
-    if os.path.isfile(path):
-        saved = read_state_entry(path, 'options') or {}
-        return {flag: saved[flag] for flag in flags if flag in saved}, path
-    text_path = options_path(save_dir, 'train')
-    if os.path.isfile(text_path):
-        values = read_options_file(text_path)
-        return {flag: as_type_of(defaults[flag], values[flag]) for flag in flags if flag in values}, text_path
-    return None
-
-
-@dataclass
-class Progress:
-    """Where training stands: `epoch` to run next (or to finish), `epoch_iter` samples of it done, per process."""
-
-    epoch: int
-    epoch_iter: int = 0
-    total_iters: int = 0
-    best_val_l1: float | None = None
-
-
-def save_checkpoint(model, dataset, label: str | int, progress: Progress, opt) -> None:
-    """Write the reference's network files, then the training-state file; each lands atomically.
-
-    Every rank must call it: each rank's random state and model state are gathered to rank 0, which writes."""
-    rank_states = distributed.gather_objects({'rng': capture_rng_state(), 'model': model.rank_state()})
-    if not distributed.is_main_process():
-        return
-    networks = network_states(model.networks())
-    save_networks(networks, model.save_dir, label)
-    state = {
-        'progress': asdict(progress),
-        'epoch_count': opt.epoch_count,
-        'networks': networks,
-        'model': model.training_state(),
-        'data_order': dataset.state_dict(),
-        'ranks': rank_states,
-        'options': {flag: getattr(opt, flag) for flag in ARCHITECTURE_FLAGS},
-        'speed': {flag: getattr(opt, flag) for flag in SPEED_FLAGS},
-    }
-    atomic_save(state, state_path(model.save_dir, label))
-
-
-def resume(model, dataset, opt) -> Progress:
-    """Restore the state saved with the checkpoint --continue_train loaded; call it right before the loop."""
-    path = state_path(model.save_dir, checkpoint_label(opt))
-    if not os.path.exists(path):
-        print(f'note: {path} does not exist (a reference checkpoint?); resuming the networks only, '
-              f'with fresh optimizers and learning-rate schedule from epoch {opt.epoch_count}')
-        return Progress(opt.epoch_count)
-    state = load_weights(path)
-    for name, net in model.networks().items():
-        distributed.unwrap(net).load_state_dict(state['networks'][name])
-    model.load_training_state(state['model'])
-    dataset.load_state_dict(state['data_order'])
-    rank_state = pick_rank_state(state['ranks'], path)
-    model.load_rank_state(rank_state['model'])
-    restore_rng_state(rank_state['rng'])
-    requested_epoch_count, opt.epoch_count = opt.epoch_count, state['epoch_count']
-    progress = Progress(**state['progress'])
-    if requested_epoch_count not in (1, progress.epoch):
-        print(f'note: --epoch_count {requested_epoch_count} ignored: the saved state continues at epoch {progress.epoch}')
-    print(f'resuming from {path}: epoch {progress.epoch} after {progress.epoch_iter} of its images, '
-          f'{progress.total_iters} iterations in total, with optimizers, schedule and random state')
-    return progress
-
-
-def pick_rank_state(rank_states: list[dict], path: str) -> dict:
-    """This rank's saved state; when the number of processes changed, rank 0's, with a note."""
-    rank, world_size = distributed.get_rank(), distributed.get_world_size()
-    if len(rank_states) == world_size:
-        return rank_states[rank]
-    if distributed.is_main_process():
-        print(f'note: {path} was saved by {len(rank_states)} process(es) and this run has {world_size}; every '
-              'process continues from rank 0\'s random state, so the run is not an exact continuation', file=sys.stderr)
-    return rank_states[0]

@@ -35,25 +35,30 @@ def is_distributed() -> bool:
     return dist.is_initialized()
 
 
-def init_distributed(gpu_ids: list[int]) -> list[int]:
-    """Join the torchrun process group (nccl with CUDA, gloo on CPU), mute stdout off rank 0; return this rank's --gpu_ids."""
-    if not launched_by_torchrun() or dist.is_initialized():
+def rank_gpu_ids(gpu_ids: list[int]) -> list[int]:
+    """The GPUs of --gpu_ids this process uses: all of them in a plain run, the local rank's one under torchrun."""
+    if not launched_by_torchrun() or not gpu_ids or not torch.cuda.is_available():
         return gpu_ids
-    use_cuda = bool(gpu_ids) and torch.cuda.is_available()
     local_rank = int(os.environ.get('LOCAL_RANK', 0))
+    if local_rank >= len(gpu_ids):
+        raise UserError(f'--gpu_ids {",".join(map(str, gpu_ids))}: torchrun started local rank {local_rank}; '
+                        'give one GPU id per process or lower --nproc_per_node')
+    return [gpu_ids[local_rank]]
+
+
+def init_distributed(gpu_ids: list[int]) -> None:
+    """Join the torchrun process group (nccl with CUDA, gloo on CPU) and mute stdout off rank 0."""
+    if not launched_by_torchrun() or dist.is_initialized():
+        return
+    use_cuda = bool(gpu_ids) and torch.cuda.is_available()
     if use_cuda:
-        if local_rank >= len(gpu_ids):
-            raise UserError(f'--gpu_ids {",".join(map(str, gpu_ids))}: torchrun started local rank {local_rank}; '
-                            'give one GPU id per process or lower --nproc_per_node')
-        gpu_ids = [gpu_ids[local_rank]]
-        torch.cuda.set_device(gpu_ids[0])
+        torch.cuda.set_device(rank_gpu_ids(gpu_ids)[0])
     backend = 'nccl' if use_cuda else 'gloo'
     dist.init_process_group(backend=backend)
     if is_main_process():
         print(f'torchrun: {get_world_size()} processes joined with the {backend} backend')
     else:
         sys.stdout = open(os.devnull, 'w')
-    return gpu_ids if use_cuda else []
 
 
 def shutdown() -> None:

@@ -15,7 +15,6 @@ def select_device(gpu_ids: list[int]) -> torch.device:
         return torch.device('cpu')
     if not torch.cuda.is_available():
         warnings.warn(f'--gpu_ids {",".join(map(str, gpu_ids))} asked for CUDA but none is available; running on the CPU', stacklevel=2)
-        gpu_ids.clear()
         return torch.device('cpu')
     torch.cuda.set_device(gpu_ids[0])
     return torch.device('cuda', gpu_ids[0])

@@ -1,4 +1,4 @@
-"""Small helpers shared by the whole project: tensor-to-image and the one function that saves images."""
+"""Tensor-to-image and the one function that saves images."""
 import os
 
 import numpy as np
@@ -8,10 +8,8 @@ from PIL import Image
 from util.image_io import to_array, write_image
 
 
-def tensor2im(image: torch.Tensor | np.ndarray, imtype: type = np.uint8) -> np.ndarray:
+def tensor2im(image: torch.Tensor, imtype: type = np.uint8) -> np.ndarray:
     """First image of a batch in [-1, 1] as an HxWxC array of `imtype`, gray repeated to RGB (as the reference shows it)."""
-    if isinstance(image, np.ndarray):
-        return image.astype(imtype)
     array = to_array(image[0], imtype)
     return np.repeat(array, 3, axis=2) if array.shape[2] == 1 else array
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from util import html
+from util import checkpoint, html
 from util.util import mkdirs, save_image, tensor2im
 
 PAGE_REFRESH_S = 30
@@ -81,10 +81,10 @@ class Visualizer:
             self.display = VisdomDisplay(opt.display_server, opt.display_port, opt.display_env,
                                          opt.display_id, opt.display_ncols, opt.name)
         if self.use_html:
-            self.web_dir = os.path.join(opt.checkpoints_dir, opt.name, 'web')
+            self.web_dir = os.path.join(checkpoint.experiment_dir(opt), 'web')
             self.img_dir = os.path.join(self.web_dir, 'images')
             mkdirs(self.web_dir, self.img_dir)
-        self.log_name = os.path.join(opt.checkpoints_dir, opt.name, 'loss_log.txt')
+        self.log_name = os.path.join(checkpoint.experiment_dir(opt), 'loss_log.txt')
         with open(self.log_name, 'a') as log_file:
             log_file.write(f'================ Training Loss ({time.strftime("%c")}) ================\n')
 

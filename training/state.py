@@ -1,0 +1,76 @@
+"""Where training stands, saved with every checkpoint and restored by --continue_train.
+
+<label>_train_state.pth holds the networks again (so that this one atomically written file is always
+self-consistent), optimizers, schedulers, progress, data order, every rank's random state and the training record.
+"""
+import os
+import sys
+from dataclasses import asdict, dataclass
+
+from options.record import training_record
+from util import checkpoint, distributed
+from util.rng import capture_rng_state, restore_rng_state
+
+
+@dataclass
+class Progress:
+    """Where training stands: `epoch` to run next (or to finish), `epoch_iter` samples of it done, per process."""
+
+    epoch: int
+    epoch_iter: int = 0
+    total_iters: int = 0
+    best_val_l1: float | None = None
+
+
+def save_checkpoint(model, dataset, label: str | int, progress: Progress, opt) -> None:
+    """Write the reference's network files, then the training-state file; each lands atomically.
+
+    Every rank must call it: each rank's random state and model state are gathered to rank 0, which writes."""
+    rank_states = distributed.gather_objects({'rng': capture_rng_state(), 'model': model.rank_state()})
+    if not distributed.is_main_process():
+        return
+    networks = checkpoint.network_states(model.networks())
+    checkpoint.save_networks(networks, model.save_dir, label)
+    state = {
+        'progress': asdict(progress),
+        'networks': networks,
+        'model': model.training_state(),
+        'data_order': dataset.state_dict(),
+        'ranks': rank_states,
+        **training_record(opt, asdict(model.speed)),
+    }
+    checkpoint.atomic_save(state, checkpoint.state_path(model.save_dir, label))
+
+
+def resume(model, dataset, opt) -> Progress:
+    """Restore the state saved with the checkpoint --continue_train loaded; call it right before the loop."""
+    path = checkpoint.state_path(model.save_dir, checkpoint.checkpoint_label(opt))
+    if not os.path.exists(path):
+        print(f'note: {path} does not exist (a reference checkpoint?); resuming the networks only, '
+              f'with fresh optimizers and learning-rate schedule from epoch {opt.epoch_count}')
+        return Progress(opt.epoch_count)
+    state = checkpoint.load_weights(path)
+    for name, net in model.networks().items():
+        distributed.unwrap(net).load_state_dict(state['networks'][name])
+    model.load_training_state(state['model'])
+    dataset.load_state_dict(state['data_order'])
+    rank_state = pick_rank_state(state['ranks'], path)
+    model.load_rank_state(rank_state['model'])
+    restore_rng_state(rank_state['rng'])
+    progress = Progress(**state['progress'])
+    if opt.epoch_count not in (1, progress.epoch):
+        print(f'note: --epoch_count {opt.epoch_count} ignored: the saved state continues at epoch {progress.epoch}')
+    print(f'resuming from {path}: epoch {progress.epoch} after {progress.epoch_iter} of its images, '
+          f'{progress.total_iters} iterations in total, with optimizers, schedule and random state')
+    return progress
+
+
+def pick_rank_state(rank_states: list[dict], path: str) -> dict:
+    """This rank's saved state; when the number of processes changed, rank 0's, with a note."""
+    rank, world_size = distributed.get_rank(), distributed.get_world_size()
+    if len(rank_states) == world_size:
+        return rank_states[rank]
+    if distributed.is_main_process():
+        print(f'note: {path} was saved by {len(rank_states)} process(es) and this run has {world_size}; every '
+              'process continues from rank 0\'s random state, so the run is not an exact continuation', file=sys.stderr)
+    return rank_states[0]
