@@ -1,6 +1,8 @@
 """--dataset_mode labeled reads pix2pixHD's <phase>_label/_inst/_img folders: IDs come through resizing, cropping
 and flipping exactly (nearest neighbour, 16-bit included), with one geometry for the three maps; files pair by name;
 --label_nc 0 reads RGB labels; sizes follow the aligned dataset's."""
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -186,3 +188,15 @@ def test_demo_labeled_layout_loads_in_batches_with_ids_below_label_nc(tmp_path):
         openings = (label == 2) | (label == 3)  # windows and doors: class * 1000 + n
         assert torch.equal(torch.div(inst[openings], 1000, rounding_mode='floor'), label[openings])
         assert torch.equal(inst[~openings], label[~openings])
+
+
+def test_cache_dataset_serves_the_same_items_from_memory(tmp_path):
+    root = make_labeled_dataset(tmp_path / 'demo', {'train': 2})
+    flags = ['--label_nc', '12', '--load_size', '40', '--crop_size', '32', '--seed', '0']
+    fresh = [labeled_dataset(root, tmp_path, *flags)[(3, i)] for i in range(2)]
+    cached = labeled_dataset(root, tmp_path, *flags, '--cache_dataset')
+    shutil.rmtree(root)
+    for index, item in enumerate(fresh):
+        again = cached[(3, index)]
+        assert item.keys() == again.keys() == {'label', 'inst', 'image', 'path'}
+        assert all(torch.equal(item[key], again[key]) for key in ('label', 'inst', 'image'))
