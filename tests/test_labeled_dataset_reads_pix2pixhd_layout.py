@@ -200,3 +200,25 @@ def test_cache_dataset_serves_the_same_items_from_memory(tmp_path):
         again = cached[(3, index)]
         assert item.keys() == again.keys() == {'label', 'inst', 'image', 'path'}
         assert all(torch.equal(item[key], again[key]) for key in ('label', 'inst', 'image'))
+
+
+def test_palette_label_maps_give_their_indices(tmp_path):
+    """A palette PNG's pixels are its palette indices (as in VOC-style label maps), not its colours."""
+    ids = np.arange(16, dtype=np.uint8).reshape(4, 4).repeat(2, 0).repeat(2, 1)
+    label = Image.fromarray(ids, 'P')
+    label.putpalette(np.random.default_rng(2).integers(0, 256, 768, dtype=np.uint8).tobytes())
+    write_labeled_sample(tmp_path / 'data', 'train', 'p', ids, ids, np.zeros((8, 8, 3), np.uint8))
+    label.save(tmp_path / 'data' / 'train_label' / 'p.png')
+    item = labeled_dataset(tmp_path / 'data', tmp_path, '--preprocess', 'none', '--no_flip', '--label_nc', '16')[0]
+    assert np.array_equal(item['label'][0].numpy(), ids)
+
+
+def test_max_dataset_size_and_skip_bad_images_count_whole_samples(tmp_path, capsys):
+    root = make_labeled_dataset(tmp_path / 'demo', {'train': 4})
+    (root / 'train_inst' / '1.png').write_bytes(b'not a png')
+    flags = ['--label_nc', '12', '--load_size', '32', '--crop_size', '32']
+    kept = labeled_dataset(root, tmp_path, *flags, '--skip_bad_images')
+    assert [sample.label.rsplit('/', 1)[1] for sample in kept.samples] == ['0.png', '2.png', '3.png']
+    assert f'warning: skipping {root}/train_inst/1.png' in capsys.readouterr().err
+    first = labeled_dataset(root, tmp_path, *flags, '--skip_bad_images', '--max_dataset_size', '2')
+    assert [sample.label.rsplit('/', 1)[1] for sample in first.samples] == ['0.png']  # as aligned: first 2, less bad
