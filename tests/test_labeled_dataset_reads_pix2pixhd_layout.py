@@ -113,8 +113,8 @@ def test_files_pair_by_name_not_by_order_cityscapes_suffixes_included(tmp_path):
     root = tmp_path / 'data'
     for folder in ('train_label', 'train_inst', 'train_img'):
         (root / folder).mkdir(parents=True)
-    for name, label_id in (('x', 3), ('x1', 7)):
-        Image.fromarray(np.full((32, 32), label_id, np.uint8)).save(root / 'train_label' / f'{name}.png')
+    for name, label_name, label_id in (('x', 'x', 3), ('x1', 'x1', 7), ('y', 'y_gtFine_labelIds', 9)):
+        Image.fromarray(np.full((32, 32), label_id, np.uint8)).save(root / 'train_label' / f'{label_name}.png')
         Image.fromarray(np.full((32, 32), label_id, np.uint8)).save(
             root / 'train_inst' / f'{name}_gtFine_instanceIds.png')
         Image.fromarray(np.full((32, 32, 3), PALETTE[label_id], np.uint8)).save(
@@ -128,7 +128,7 @@ def test_files_pair_by_name_not_by_order_cityscapes_suffixes_included(tmp_path):
         assert int(item['inst'].unique().item()) == label_id
         expected = torch.from_numpy(PALETTE[label_id]).float() / 127.5 - 1
         assert (item['image'].mean((1, 2)) - expected).abs().max() < 0.03
-    assert seen == {'x.png': 3, 'x1.png': 7}
+    assert seen == {'x.png': 3, 'x1.png': 7, 'y_gtFine_labelIds.png': 9}
 
 
 @pytest.mark.parametrize('folders', [('label', 'img'), ('A', 'B')])
