@@ -21,7 +21,7 @@ from data.base_dataset import (BaseDataset, check_crop_fits, get_params, get_tra
                                readable_images, resize_crop_flip)
 from data.image_folder import make_dataset
 from util.errors import UserError
-from util.image_io import read_id_map, read_size, with_channels
+from util.image_io import DeepOrPil, read_id_map, read_size, with_channels
 
 CITYSCAPES_SUFFIXES = ('_gtFine_labelIds', '_gtFine_instanceIds', '_gtCoarse_labelIds', '_gtCoarse_instanceIds',
                        '_leftImg8bit')
@@ -65,7 +65,7 @@ class LabeledDataset(BaseDataset):
         self.samples = find_samples(opt)
         for sample in self.samples:
             check_same_size(sample)
-        self.id_cache: dict[str, torch.Tensor] = {}
+        self.id_cache: dict[str, np.ndarray] = {}  # as stored (8 or 16 bits a pixel), not as float tensors
         if opt.cache_dataset:
             self.id_cache = {path: read_ids(path) for path in self.id_map_paths()}
             self.cache_images([path for sample in self.samples for path in sample
@@ -76,8 +76,10 @@ class LabeledDataset(BaseDataset):
         return labels + [sample.inst for sample in self.samples if sample.inst is not None]
 
     def load_ids(self, path: str) -> torch.Tensor:
+        """The ID map at `path` as a 1xHxW float32 tensor holding every ID exactly."""
         cached = self.id_cache.get(path)
-        return cached if cached is not None else read_ids(path)
+        ids = cached if cached is not None else read_ids(path)
+        return torch.from_numpy(ids.astype(np.float32))[None]
 
     def load_item(self, index: int, rng: random.Random) -> dict:
         sample = self.samples[index]
@@ -96,7 +98,7 @@ class LabeledDataset(BaseDataset):
         item['path'] = sample.label
         return item
 
-    def load_label(self, path: str):
+    def load_label(self, path: str) -> DeepOrPil:
         """Label IDs (checked against --label_nc) as a 1xHxW tensor, or under --label_nc 0 the label image."""
         if self.opt.label_nc == 0:
             return with_channels(self.load_image(path), self.opt.input_nc, path)
@@ -111,8 +113,8 @@ class LabeledDataset(BaseDataset):
         return len(self.samples)
 
 
-def read_ids(path: str) -> torch.Tensor:
-    """A single-channel ID map as a 1xHxW float32 tensor holding every ID exactly."""
+def read_ids(path: str) -> np.ndarray:
+    """A single-channel ID map as an HxW integer array, its IDs checked to fit float32 exactly."""
     array = read_id_map(path)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
@@ -123,7 +125,7 @@ def read_ids(path: str) -> torch.Tensor:
     if array.size and (array.min() < 0 or array.max() > LARGEST_EXACT_ID):
         raise UserError(f'{path} holds ID {array.min() if array.min() < 0 else array.max()}; IDs must lie in '
                         f'0..{LARGEST_EXACT_ID} (16-bit PNGs always do)')
-    return torch.from_numpy(array.astype(np.float32))[None]
+    return array
 
 
 def split_folder(opt, *kinds: str) -> str | None:
