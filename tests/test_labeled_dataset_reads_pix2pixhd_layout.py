@@ -1,6 +1,7 @@
 """--dataset_mode labeled reads pix2pixHD's <phase>_label/_inst/_img folders: IDs come through resizing, cropping
 and flipping exactly (nearest neighbour, 16-bit included), with one geometry for the three maps; files pair by name;
 --label_nc 0 reads RGB labels; sizes follow the aligned dataset's."""
+import argparse
 import shutil
 
 import numpy as np
@@ -11,6 +12,7 @@ from PIL import Image
 from data import create_dataset
 from data.aligned_dataset import AlignedDataset
 from data.base_dataset import get_params
+from data.labeled_dataset import add_label_options
 from options.test_options import TestOptions
 from options.train_options import TrainOptions
 from tiny_runs import make_labeled_dataset, write_labeled_sample
@@ -222,3 +224,13 @@ def test_max_dataset_size_and_skip_bad_images_count_whole_samples(tmp_path, caps
     assert f'warning: skipping {root}/train_inst/1.png' in capsys.readouterr().err
     first = labeled_dataset(root, tmp_path, *flags, '--skip_bad_images', '--max_dataset_size', '2')
     assert [sample.label.rsplit('/', 1)[1] for sample in first.samples] == ['0.png']  # as aligned: first 2, less bad
+
+
+def test_label_flags_are_defined_once_whoever_asks_first():
+    """A model's option setter may define --label_nc/--no_instance (or call add_label_options) before the dataset's."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--label_nc', type=int, default=12)
+    add_label_options(add_label_options(parser))
+    opt = parser.parse_args(['--no_instance'])
+    assert (opt.label_nc, opt.no_instance) == (12, True)
+    assert add_label_options(argparse.ArgumentParser()).parse_args([]).label_nc == 35
