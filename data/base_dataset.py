@@ -114,6 +114,13 @@ def get_transform(opt, params: dict, channels: int,
 
     Works on PIL images and on deep (16-bit, float) tensors alike. --preprocess none keeps the image's size:
     the model pads it to what the generator needs and crops the output back."""
+    steps = resize_crop_flip(opt, params, method)
+    steps += [transforms.Lambda(to_tensor), transforms.Normalize((0.5,) * channels, (0.5,) * channels)]
+    return transforms.Compose(steps)
+
+
+def resize_crop_flip(opt, params: dict, method=transforms.InterpolationMode.BICUBIC) -> list:
+    """The geometric steps of get_transform alone: resize (by `method`), crop and flip as --preprocess says."""
     steps = []
     if 'resize' in opt.preprocess:
         steps.append(transforms.Resize([opt.load_size, opt.load_size], interpolation=method))
@@ -123,8 +130,7 @@ def get_transform(opt, params: dict, channels: int,
         steps.append(transforms.Lambda(lambda img: crop(img, params['crop_pos'], opt.crop_size)))
     if not opt.no_flip and params['flip']:
         steps.append(transforms.Lambda(TF.hflip))
-    steps += [transforms.Lambda(to_tensor), transforms.Normalize((0.5,) * channels, (0.5,) * channels)]
-    return transforms.Compose(steps)
+    return steps
 
 
 def to_tensor(image: DeepOrPil) -> torch.Tensor:

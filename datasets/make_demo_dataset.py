@@ -1,4 +1,4 @@
-"""Generate a small, deterministic, facades-like aligned dataset for offline demos and tests.
+"""Generate a small, deterministic, facades-like dataset for offline demos and tests.
 
 Each image <out>/<split>/<index>.png is 2*size wide: the LEFT half is a rendered "photo" of a
 building facade and the RIGHT half is its label map in the CMP Facades colours, mirroring the
@@ -11,6 +11,11 @@ map labels -> photo, as with the real facades data:
 The photo is rendered from the labels with per-class colours and textures, shadows, a lighting
 gradient, noise and per-image wall colour, tint and brightness, so the mapping is learnable
 but not a fixed colour lookup. The same --seed always gives byte-identical files.
+
+--layout labeled writes the same facades in pix2pixHD's layout (--dataset_mode labeled --label_nc 12):
+<split>_label/<index>.png holds the class IDs 0..11 (8-bit gray, CLASS_NAMES order), <split>_inst/<index>.png the
+instance IDs (16-bit gray, Cityscapes' convention: class * 1000 + n for the n-th window or door of the image,
+counted from 0; the class ID for every other pixel) and <split>_img/<index>.png the photo.
 """
 import argparse
 import os
@@ -30,6 +35,8 @@ PALETTE = np.array([(0, 0, 170), (0, 0, 255), (0, 85, 255), (0, 170, 255), (0, 2
 (BACKGROUND, FACADE, WINDOW, DOOR, CORNICE, SILL,
  BALCONY, BLIND, DECO, MOLDING, PILLAR, SHOP) = range(len(CLASS_NAMES))
 SPLITS = ('train', 'val', 'test')
+INSTANCE_CLASSES = (WINDOW, DOOR)  # the classes whose every rectangle gets its own instance ID
+LAYOUT_FOLDERS = {'aligned': './datasets/demo_facades', 'labeled': './datasets/demo_facades_labeled'}
 WALL_COLOURS = np.array([(0.82, 0.74, 0.60), (0.70, 0.68, 0.64), (0.78, 0.55, 0.45),
                          (0.88, 0.82, 0.68), (0.60, 0.62, 0.66), (0.80, 0.66, 0.50)])
 SHUTTER_COLOURS = np.array([(0.20, 0.38, 0.24), (0.40, 0.26, 0.16), (0.45, 0.47, 0.50), (0.18, 0.28, 0.45)])
@@ -49,29 +56,48 @@ class BuildingStyle(NamedTuple):
 
 
 class Canvas:
-    """A label map with a rectangle painter that works in fractions of the image size."""
+    """A label map and its instance map with a rectangle painter that works in fractions of the image size."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self.labels = np.full((size, size), BACKGROUND, dtype=np.uint8)
+        self.instances = np.full((size, size), BACKGROUND, dtype=np.uint16)
+        self.instance_counts = dict.fromkeys(INSTANCE_CLASSES, 0)
+
+    def instance_id(self, label: int) -> int:
+        """class * 1000 + n for the n-th rectangle of an instance class; the class ID for the others."""
+        if label not in self.instance_counts:
+            return label
+        self.instance_counts[label] += 1
+        return label * 1000 + self.instance_counts[label] - 1
 
     def fill(self, top: float, bottom: float, left: float, right: float, label: int) -> None:
         """Paint rows [top, bottom) x columns [left, right), given as fractions; at least one pixel."""
         y0, x0 = round(top * self.size), round(left * self.size)
         y1 = max(round(bottom * self.size), y0 + 1)
         x1 = max(round(right * self.size), x0 + 1)
-        self.labels[max(y0, 0):min(y1, self.size), max(x0, 0):min(x1, self.size)] = label
+        rows, cols = slice(max(y0, 0), min(y1, self.size)), slice(max(x0, 0), min(x1, self.size))
+        self.labels[rows, cols] = label
+        self.instances[rows, cols] = self.instance_id(label)
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='generate a deterministic facades-like {photo|labels} dataset')
-    parser.add_argument('--out', default='./datasets/demo_facades', help='output folder (gets train/ val/ test/)')
-    parser.add_argument('--size', type=int, default=64, help='height of each image; width is 2*size')
+    parser.add_argument('--out', default=None, help='output folder (gets train/ val/ test/, or <split>_label/ '
+                        '<split>_inst/ <split>_img/ with --layout labeled); default ./datasets/demo_facades, '
+                        'or ./datasets/demo_facades_labeled with --layout labeled')
+    parser.add_argument('--layout', choices=tuple(LAYOUT_FOLDERS), default='aligned',
+                        help='aligned: {photo|labels} pairs side by side; labeled: pix2pixHD\'s label IDs, '
+                             'instance IDs and photos in separate folders')
+    parser.add_argument('--size', type=int, default=64, help='height of each image; width is 2*size (the side '
+                        'of each square image with --layout labeled)')
     parser.add_argument('--num_train', type=int, default=200, help='number of training images')
     parser.add_argument('--num_val', type=int, default=20, help='number of validation images')
     parser.add_argument('--num_test', type=int, default=20, help='number of test images')
     parser.add_argument('--seed', type=int, default=0, help='random seed; the same seed gives identical files')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.out = args.out or LAYOUT_FOLDERS[args.layout]
+    return args
 
 
 def fail(message: str) -> NoReturn:
@@ -136,8 +162,8 @@ def building_style(rng: np.random.Generator, left: float, right: float) -> Build
                          moldings=rng.random() < 0.5, balcony_rate=rng.uniform(0.0, 0.5))
 
 
-def draw_labels(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A random facade label map: wall, cornice, storeys of windows, ground floor with a door."""
+def draw_facade(rng: np.random.Generator, size: int) -> Canvas:
+    """A random facade: wall, cornice, storeys of windows, ground floor with a door."""
     canvas = Canvas(size)
     left, right, roof = rng.uniform(0, 0.1), rng.uniform(0.9, 1.0), rng.uniform(0.05, 0.2)
     style = building_style(rng, left, right)
@@ -155,7 +181,7 @@ def draw_labels(rng: np.random.Generator, size: int) -> np.ndarray:
     if style.pillar:
         canvas.fill(cornice_bottom, 1.0, left, left + 0.04, PILLAR)
         canvas.fill(cornice_bottom, 1.0, right - 0.04, right, PILLAR)
-    return canvas.labels
+    return canvas
 
 
 def smooth_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
@@ -223,11 +249,23 @@ def render_photo(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (np.clip(photo, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
+class Sample(NamedTuple):
+    photo: np.ndarray  # HxWx3 uint8
+    labels: np.ndarray  # HxW uint8 class IDs
+    instances: np.ndarray  # HxW uint16 instance IDs
+
+
+def make_sample(seed: int, split: str, index: int, size: int) -> Sample:
+    """One facade's photo, label and instance maps; depends only on (seed, split, index, size)."""
+    rng = np.random.default_rng([seed, SPLITS.index(split), index])
+    canvas = draw_facade(rng, size)
+    return Sample(render_photo(canvas.labels, rng), canvas.labels, canvas.instances)
+
+
 def make_pair(seed: int, split: str, index: int, size: int) -> np.ndarray:
     """One {photo|labels} image; depends only on (seed, split, index, size)."""
-    rng = np.random.default_rng([seed, SPLITS.index(split), index])
-    labels = draw_labels(rng, size)
-    return np.concatenate([render_photo(labels, rng), PALETTE[labels]], axis=1)
+    sample = make_sample(seed, split, index, size)
+    return np.concatenate([sample.photo, PALETTE[sample.labels]], axis=1)
 
 
 def remove_stale_images(folder: str, count: int) -> None:
@@ -247,12 +285,26 @@ def write_split(args: argparse.Namespace, split: str, count: int) -> None:
     print(f'wrote {count} images of {2 * args.size}x{args.size} to {folder}')
 
 
+def write_labeled_split(args: argparse.Namespace, split: str, count: int) -> None:
+    """<split>_label/, <split>_inst/ and <split>_img/, each with <index>.png."""
+    folders = {kind: os.path.join(args.out, f'{split}_{kind}') for kind in ('label', 'inst', 'img')}
+    for folder in folders.values():
+        os.makedirs(folder, exist_ok=True)
+        remove_stale_images(folder, count)
+    for index in range(count):
+        sample = make_sample(args.seed, split, index, args.size)
+        for kind, pixels in (('label', sample.labels), ('inst', sample.instances), ('img', sample.photo)):
+            Image.fromarray(pixels).save(os.path.join(folders[kind], f'{index}.png'))
+    print(f'wrote {count} label, instance and photo images of {args.size}x{args.size} to {args.out}/{split}_*')
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
     check_args(args)
     try:
+        write = write_labeled_split if args.layout == 'labeled' else write_split
         for split, count in zip(SPLITS, (args.num_train, args.num_val, args.num_test)):
-            write_split(args, split, count)
+            write(args, split, count)
     except OSError as err:
         fail(f'cannot write to --out {args.out}: {err}')
     return 0

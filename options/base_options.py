@@ -32,7 +32,7 @@ class BaseOptions:
         parser.add_argument('--init_type', type=str, default='normal', help='weight initialization [normal | xavier | kaiming | orthogonal]')
         parser.add_argument('--init_gain', type=float, default=0.02, help='scale of the normal, xavier and orthogonal initializations')
         parser.add_argument('--no_dropout', action='store_true', help='turn off dropout in the generator')
-        parser.add_argument('--dataset_mode', type=str, default='aligned', help='dataset class to load [aligned | single]')
+        parser.add_argument('--dataset_mode', type=str, default='aligned', help='dataset class to load [aligned | single | labeled]')
         parser.add_argument('--direction', type=str, default='AtoB', help='AtoB or BtoA')
         parser.add_argument('--serial_batches', action='store_true', help='take images in order instead of shuffling')
         parser.add_argument('--num_threads', default=4, type=int, help='data loading worker processes')

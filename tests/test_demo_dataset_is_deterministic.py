@@ -1,4 +1,6 @@
-"""datasets/make_demo_dataset.py: seeded, byte-identical, facades-layout {photo|labels} images."""
+"""datasets/make_demo_dataset.py: seeded, byte-identical, facades-layout {photo|labels} images, and with
+--layout labeled the same facades as class IDs, instance IDs and photos."""
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -10,9 +12,11 @@ from PIL import Image
 SCRIPT = Path(__file__).resolve().parents[1] / 'datasets' / 'make_demo_dataset.py'
 SIZE = 32
 COUNTS = {'train': 6, 'val': 2, 'test': 3}
-# The CMP Facades label colours (jet colormap over the 12 classes).
-CMP_PALETTE = {(0, 0, 170), (0, 0, 255), (0, 85, 255), (0, 170, 255), (0, 255, 255), (85, 255, 170),
-               (170, 255, 85), (255, 255, 0), (255, 170, 0), (255, 85, 0), (255, 0, 0), (170, 0, 0)}
+# The CMP Facades label colours (jet colormap over the 12 classes), in class order.
+PALETTE_IN_ORDER = np.array([(0, 0, 170), (0, 0, 255), (0, 85, 255), (0, 170, 255), (0, 255, 255), (85, 255, 170),
+                             (170, 255, 85), (255, 255, 0), (255, 170, 0), (255, 85, 0), (255, 0, 0), (170, 0, 0)],
+                            dtype=np.uint8)
+CMP_PALETTE = {tuple(int(c) for c in colour) for colour in PALETTE_IN_ORDER}
 
 
 def generate(out: Path, *flags: str) -> subprocess.CompletedProcess:
@@ -111,3 +115,74 @@ def test_too_small_size_is_one_clear_line_and_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().count('\n') == 0 and '--size' in result.stderr
     assert not (tmp_path / 'demo').exists()
+
+
+# sha256 of the decoded pixels of the seed-0 files above, from the script before --layout labeled existed.
+ALIGNED_PIXELS_SHA256 = '6dd11a0725f1f205d20dfe436702b36b0604b42b0e74afb4ca504ca3cab4735a'
+LABEL_FOLDERS = [f'{split}_{kind}' for split in COUNTS for kind in ('label', 'inst', 'img')]
+
+
+def pixels_digest(out: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(out.rglob('*.png')):
+        digest.update(str(path.relative_to(out)).encode())
+        with Image.open(path) as image:
+            digest.update(np.asarray(image).tobytes())
+    return digest.hexdigest()
+
+
+def test_aligned_layout_is_unchanged_by_the_labeled_one(seed0: Path) -> None:
+    assert pixels_digest(seed0) == ALIGNED_PIXELS_SHA256
+
+
+@pytest.fixture(scope='module')
+def labeled0(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp('demo') / 'labeled0'
+    result = generate(out, '--layout', 'labeled')
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def read(path: Path) -> tuple[str, np.ndarray]:
+    with Image.open(path) as image:
+        return image.mode, np.asarray(image)
+
+
+def test_labeled_layout_same_seed_same_files_other_seed_other_files(labeled0: Path, tmp_path: Path) -> None:
+    assert sorted(p.name for p in labeled0.iterdir()) == sorted(LABEL_FOLDERS)
+    assert generate(tmp_path / 'again', '--layout', 'labeled').returncode == 0
+    assert file_bytes(tmp_path / 'again') == file_bytes(labeled0)
+    assert generate(tmp_path / 'other', '--layout', 'labeled', '--seed', '1').returncode == 0
+    other = file_bytes(tmp_path / 'other')
+    assert other.keys() == file_bytes(labeled0).keys() and all(other[n] != file_bytes(labeled0)[n] for n in other)
+
+
+def test_labeled_layout_holds_the_aligned_facades_as_ids(labeled0: Path, seed0: Path) -> None:
+    """The photo and label map of each aligned image, the labels as class IDs 0..11."""
+    for split, count in COUNTS.items():
+        for index in range(count):
+            photo, colours = halves(seed0 / split / f'{index}.png')
+            label_mode, labels = read(labeled0 / f'{split}_label' / f'{index}.png')
+            img_mode, image = read(labeled0 / f'{split}_img' / f'{index}.png')
+            assert (label_mode, img_mode) == ('L', 'RGB') and labels.max() < 12
+            assert np.array_equal(PALETTE_IN_ORDER[labels], colours) and np.array_equal(image, photo)
+
+
+def test_every_window_and_door_has_its_own_instance_id(labeled0: Path) -> None:
+    """16-bit instance maps: class * 1000 + n on windows (2) and doors (3), the class ID elsewhere."""
+    for path in sorted(labeled0.glob('*_inst/*.png')):
+        mode, instances = read(path)
+        _, labels = read(path.parent.parent / path.parent.name.replace('_inst', '_label') / path.name)
+        assert mode == 'I;16' and instances.shape == labels.shape
+        openings = np.isin(labels, (2, 3))
+        assert np.array_equal(instances[openings] // 1000, labels[openings])
+        assert np.array_equal(instances[~openings], labels[~openings])
+        assert set(np.unique(instances[labels == 3])) == {3000}, f'{path}: one door'
+        assert len(np.unique(instances[labels == 2])) >= 4, f'{path}: windows share instance IDs'
+
+
+def test_labeled_layout_goes_to_its_own_default_folder(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, str(SCRIPT), '--layout', 'labeled', '--num_train', '1', '--num_val', '0',
+                             '--num_test', '0'], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / 'datasets' / 'demo_facades_labeled' / 'train_label' / '0.png').is_file()

@@ -1,4 +1,5 @@
 """Helpers for tests that run train.py / test.py end to end on a tiny aligned dataset and tiny networks."""
+import importlib.util
 import os
 import socket
 import subprocess
@@ -29,6 +30,34 @@ def make_aligned_dataset(root: Path, splits: dict[str, int]) -> Path:
             pair = np.concatenate([photo, target], axis=1).astype(np.uint8)
             Image.fromarray(pair).save(root / split / f'{index}.png')
     return root
+
+
+def demo_dataset_script():
+    """datasets/make_demo_dataset.py as a module (datasets/ is not a package)."""
+    spec = importlib.util.spec_from_file_location('make_demo_dataset', REPO / 'datasets' / 'make_demo_dataset.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def make_labeled_dataset(root: Path, splits: dict[str, int], size: int = IMAGE_SIDE, seed: int = 0) -> Path:
+    """<root>/<split>_{label,inst,img}/<i>.png: the demo's facades as pix2pixHD label data; train on it with
+    --dataset_mode labeled --label_nc 12 (datasets/make_demo_dataset.py --layout labeled)."""
+    demo = demo_dataset_script()
+    args = demo.parse_args(['--layout', 'labeled', '--out', str(root), '--size', str(size), '--seed', str(seed)])
+    for split, count in splits.items():
+        demo.write_labeled_split(args, split, count)
+    return root
+
+
+def write_labeled_sample(root: Path, phase: str, name: str, label: np.ndarray, inst: np.ndarray | None = None,
+                         image: np.ndarray | None = None, image_ext: str = '.png') -> None:
+    """One sample of the labeled layout: <phase>_label/<name>.png, <phase>_inst/<name>.png (8- or 16-bit IDs as
+    the arrays' dtypes say) and <phase>_img/<name><image_ext>; a None part is not written."""
+    for kind, pixels, ext in (('label', label, '.png'), ('inst', inst, '.png'), ('img', image, image_ext)):
+        if pixels is not None:
+            (root / f'{phase}_{kind}').mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels).save(root / f'{phase}_{kind}' / f'{name}{ext}')
 
 
 def run_script(script: str, args: list[str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:

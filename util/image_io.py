@@ -30,7 +30,34 @@ def read_image(path: str) -> DeepOrPil:
                 return from_array(np.asarray(image))
             return image
     except (OSError, SyntaxError, ValueError) as err:
-        raise UserError(f'image {path} cannot be read ({err}); replace or remove it, or pass --skip_bad_images') from err
+        raise unreadable(path, err) from err
+
+
+def read_id_map(path: str) -> np.ndarray:
+    """An ID map (label or instance IDs) as stored: an HxW integer array, unscaled (HxWxC for colour files)."""
+    try:
+        if path.lower().endswith(TIFF_EXTENSIONS):
+            array = read_tiff(path)
+            if array is not None:
+                return array
+        with Image.open(path) as image:
+            return read_deep_png(path) if is_deep_color_png(image) else np.asarray(image)
+    except (OSError, SyntaxError, ValueError) as err:
+        raise unreadable(path, err) from err
+
+
+def read_size(path: str) -> tuple[int, int]:
+    """(width, height) of an image file from its header, decoding the pixels only where PIL cannot open it."""
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (OSError, SyntaxError, ValueError):
+        image = read_image(path)
+        return (image.shape[2], image.shape[1]) if is_deep(image) else image.size
+
+
+def unreadable(path: str, err: Exception) -> UserError:
+    return UserError(f'image {path} cannot be read ({err}); replace or remove it, or pass --skip_bad_images')
 
 
 def read_tiff(path: str) -> np.ndarray | None:
