@@ -11,11 +11,15 @@ import argparse
 import os
 import sys
 from multiprocessing import Pool
-from typing import Iterable, NamedTuple, NoReturn, Optional
+from typing import Iterable, NamedTuple, Optional
 
 from PIL import Image
 
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.tif', '.tiff', '.webp')
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from data.image_folder import is_image_file  # noqa: E402
+from util.errors import UserError, report_user_errors  # noqa: E402
+
 
 
 class Pair(NamedTuple):
@@ -42,19 +46,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def fail(message: str) -> NoReturn:
-    """Print one error line naming what to fix and exit with status 2."""
-    print(f'error: {message}', file=sys.stderr)
-    sys.exit(2)
-
-
-def is_image(name: str) -> bool:
-    return name.lower().endswith(IMAGE_EXTENSIONS)
-
-
 def list_images(folder: str, suffix: str) -> list[str]:
     """Sorted image file names in `folder` whose stem ends with `suffix` ('' for all)."""
-    names = (n for n in os.listdir(folder) if os.path.isfile(os.path.join(folder, n)) and is_image(n))
+    names = (n for n in os.listdir(folder) if os.path.isfile(os.path.join(folder, n)) and is_image_file(n))
     return sorted(n for n in names if os.path.splitext(n)[0].endswith(suffix))
 
 
@@ -68,13 +62,13 @@ def find_splits(fold_A: str, fold_B: str) -> list[str]:
     """Split subfolders of fold_A; exits with a clear message when a folder is missing."""
     for flag, folder in (('--fold_A', fold_A), ('--fold_B', fold_B)):
         if not os.path.isdir(folder):
-            fail(f'{flag} folder {folder} does not exist; pass a folder holding split subfolders such as train/')
+            raise UserError(f'{flag} folder {folder} does not exist; pass a folder holding split subfolders such as train/')
     splits = sorted(n for n in os.listdir(fold_A) if os.path.isdir(os.path.join(fold_A, n)))
     if not splits:
-        fail(f'--fold_A folder {fold_A} has no split subfolders; put the A images in e.g. {fold_A}/train/')
+        raise UserError(f'--fold_A folder {fold_A} has no split subfolders; put the A images in e.g. {fold_A}/train/')
     for split in splits:
         if not os.path.isdir(os.path.join(fold_B, split)):
-            fail(f'--fold_B folder {fold_B} lacks the split subfolder {split}/ that --fold_A has; create it')
+            raise UserError(f'--fold_B folder {fold_B} lacks the split subfolder {split}/ that --fold_A has; create it')
     return splits
 
 
@@ -129,10 +123,11 @@ def combine_all(pairs: list[Pair], use_pool: bool) -> list[str]:
     return [message for message in results if message]
 
 
+@report_user_errors
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
     if args.num_imgs < 1:
-        fail(f'--num_imgs must be at least 1, got {args.num_imgs}')
+        raise UserError(f'--num_imgs must be at least 1, got {args.num_imgs}')
     splits = find_splits(args.fold_A, args.fold_B)
     plans = [plan_split(args, split) for split in splits]
     for split in splits:

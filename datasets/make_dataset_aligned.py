@@ -10,12 +10,16 @@ Example: python datasets/make_dataset_aligned.py --dataset-path ./datasets/my_pa
 import argparse
 import os
 import sys
-from typing import NamedTuple, NoReturn, Optional
+from typing import NamedTuple, Optional
 
 from PIL import Image
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from data.image_folder import is_image_file  # noqa: E402
+from util.errors import UserError, report_user_errors  # noqa: E402
+
 SPLITS = ('train', 'val', 'test')
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 
 
 class SplitPairs(NamedTuple):
@@ -31,44 +35,38 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def fail(message: str) -> NoReturn:
-    """Print one error line naming what to fix and exit with status 2."""
-    print(f'error: {message}', file=sys.stderr)
-    sys.exit(2)
-
-
 def image_paths(folder: str) -> list[str]:
     """Sorted paths of the images directly inside `folder` (subfolders are not searched)."""
-    names = sorted(n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS))
+    names = sorted(n for n in os.listdir(folder) if is_image_file(n))
     return [os.path.join(folder, n) for n in names if os.path.isfile(os.path.join(folder, n))]
 
 
 def find_split_pairs(dataset_path: str) -> list[SplitPairs]:
     """The splits with both <split>A/ and <split>B/ folders; exits on an incomplete layout."""
     if not os.path.isdir(dataset_path):
-        fail(f'--dataset-path {dataset_path} is not a folder; pass the folder holding trainA/ and trainB/')
+        raise UserError(f'--dataset-path {dataset_path} is not a folder; pass the folder holding trainA/ and trainB/')
     found = []
     for split in SPLITS:
         dir_A, dir_B = (os.path.join(dataset_path, split + side) for side in 'AB')
         if os.path.isdir(dir_A) != os.path.isdir(dir_B):
             present, absent = (dir_A, dir_B) if os.path.isdir(dir_A) else (dir_B, dir_A)
-            fail(f'{present} has no partner folder {absent}; create it or remove {present}')
+            raise UserError(f'{present} has no partner folder {absent}; create it or remove {present}')
         if os.path.isdir(dir_A):
             found.append(SplitPairs(split, image_paths(dir_A), image_paths(dir_B)))
     if not found:
-        fail(f'--dataset-path {dataset_path} has none of trainA/trainB, valA/valB, testA/testB; add them')
+        raise UserError(f'--dataset-path {dataset_path} has none of trainA/trainB, valA/valB, testA/testB; add them')
     return found
 
 
 def check_pairs(pairs: SplitPairs) -> None:
     """Exit with a clear message unless both sides have equally many, equally sized images."""
     if len(pairs.paths_A) != len(pairs.paths_B):
-        fail(f'{pairs.split}A/ has {len(pairs.paths_A)} images but {pairs.split}B/ has {len(pairs.paths_B)}; '
+        raise UserError(f'{pairs.split}A/ has {len(pairs.paths_A)} images but {pairs.split}B/ has {len(pairs.paths_B)}; '
              'they are paired in name order, so give both the same count')
     for path_A, path_B in zip(pairs.paths_A, pairs.paths_B):
         size_A, size_B = image_size(path_A), image_size(path_B)
         if size_A != size_B:
-            fail(f'{path_A} is {size_A[0]}x{size_A[1]} but its partner {path_B} is {size_B[0]}x{size_B[1]}; '
+            raise UserError(f'{path_A} is {size_A[0]}x{size_A[1]} but its partner {path_B} is {size_B[0]}x{size_B[1]}; '
                  'resize one of them')
 
 
@@ -77,7 +75,7 @@ def image_size(path: str) -> tuple[int, int]:
         with Image.open(path) as image:
             return image.size
     except OSError as err:
-        fail(f'cannot read image {path}: {err}')
+        raise UserError(f'cannot read image {path}: {err}')
 
 
 def write_aligned(pairs: SplitPairs, dataset_path: str) -> None:
@@ -93,6 +91,7 @@ def write_aligned(pairs: SplitPairs, dataset_path: str) -> None:
     print(f'split = {pairs.split}: wrote {len(pairs.paths_A)} aligned images to {target}')
 
 
+@report_user_errors
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
     all_pairs = find_split_pairs(args.dataset_path)
@@ -102,7 +101,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         for pairs in all_pairs:
             write_aligned(pairs, args.dataset_path)
     except OSError as err:
-        fail(f'could not write the aligned images: {err}')
+        raise UserError(f'could not write the aligned images: {err}')
     return 0
 
 

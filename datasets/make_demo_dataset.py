@@ -21,10 +21,14 @@ import argparse
 import os
 import re
 import sys
-from typing import NamedTuple, NoReturn, Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from util.errors import UserError, report_user_errors  # noqa: E402
 
 # CMP Facades classes and their label colours (MATLAB jet(12), as in the published label maps).
 CLASS_NAMES = ('background', 'facade', 'window', 'door', 'cornice', 'sill',
@@ -100,20 +104,14 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     return args
 
 
-def fail(message: str) -> NoReturn:
-    """Print one error line naming what to fix and exit with status 2."""
-    print(f'error: {message}', file=sys.stderr)
-    sys.exit(2)
-
-
 def check_args(args: argparse.Namespace) -> None:
     if args.size < 16:
-        fail(f'--size must be at least 16, got {args.size}')
+        raise UserError(f'--size must be at least 16, got {args.size}')
     for flag in ('num_train', 'num_val', 'num_test'):
         if getattr(args, flag) < 0:
-            fail(f'--{flag} must be 0 or more, got {getattr(args, flag)}')
+            raise UserError(f'--{flag} must be 0 or more, got {getattr(args, flag)}')
     if args.seed < 0:
-        fail(f'--seed must be 0 or more, got {args.seed}')
+        raise UserError(f'--seed must be 0 or more, got {args.seed}')
 
 
 def draw_storey(canvas: Canvas, rng: np.random.Generator, style: BuildingStyle,
@@ -298,6 +296,7 @@ def write_labeled_split(args: argparse.Namespace, split: str, count: int) -> Non
     print(f'wrote {count} label, instance and photo images of {args.size}x{args.size} to {args.out}/{split}_*')
 
 
+@report_user_errors
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
     check_args(args)
@@ -306,7 +305,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         for split, count in zip(SPLITS, (args.num_train, args.num_val, args.num_test)):
             write(args, split, count)
     except OSError as err:
-        fail(f'cannot write to --out {args.out}: {err}')
+        raise UserError(f'cannot write to --out {args.out}: {err}')
     return 0
 
 

@@ -1,20 +1,22 @@
 """The one error type for mistakes a user can fix; entry points print it as one line."""
 import functools
 import sys
-from typing import Callable
+from typing import Callable, TypeVar
+
+Result = TypeVar('Result')
 
 
 class UserError(Exception):
     """A mistake in flags, files or environment, with a message that says what to do."""
 
 
-def report_user_errors(main: Callable[[], None]) -> Callable[[], None]:
+def report_user_errors(main: Callable[..., Result]) -> Callable[..., Result]:
     """Run `main`, turning a UserError into one line on stderr and exit code 2."""
 
     @functools.wraps(main)
-    def wrapper() -> None:
+    def wrapper(*args, **kwargs) -> Result:
         try:
-            main()
+            return main(*args, **kwargs)
         except UserError as err:
             print(f'error: {err}', file=sys.stderr)
             sys.exit(2)
