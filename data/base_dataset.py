@@ -109,11 +109,12 @@ def get_params(opt, size: tuple[int, int], rng: random.Random) -> dict:
 
 
 def get_transform(opt, params: dict, channels: int,
-                  method=transforms.InterpolationMode.BICUBIC) -> transforms.Compose:
-    """Preprocessing chosen by --preprocess with the crop and flip of `params`, then a tensor in [-1, 1].
+                  method=transforms.InterpolationMode.BICUBIC, convert: bool = True) -> transforms.Compose:
+    """Preprocessing chosen by --preprocess with the crop and flip of `params`, then (if `convert`) a tensor in [-1, 1].
 
     Works on PIL images and on deep (16-bit, float) tensors alike. --preprocess none keeps the image's size:
-    the model pads it to what the generator needs and crops the output back."""
+    the model pads it to what the generator needs and crops the output back. Without `convert` the image comes
+    out as it went in (PIL or deep tensor), resized, cropped and flipped only."""
     steps = []
     if 'resize' in opt.preprocess:
         steps.append(transforms.Resize([opt.load_size, opt.load_size], interpolation=method))
@@ -123,7 +124,8 @@ def get_transform(opt, params: dict, channels: int,
         steps.append(transforms.Lambda(lambda img: crop(img, params['crop_pos'], opt.crop_size)))
     if not opt.no_flip and params['flip']:
         steps.append(transforms.Lambda(TF.hflip))
-    steps += [transforms.Lambda(to_tensor), transforms.Normalize((0.5,) * channels, (0.5,) * channels)]
+    if convert:
+        steps += [transforms.Lambda(to_tensor), transforms.Normalize((0.5,) * channels, (0.5,) * channels)]
     return transforms.Compose(steps)
 
 

@@ -21,7 +21,7 @@ from util import distributed
 from util.errors import UserError
 from util.rng import capture_rng_state, restore_rng_state
 
-ARCHITECTURE_FLAGS = ('netG', 'ngf', 'norm', 'no_dropout', 'input_nc', 'output_nc', 'direction')
+ARCHITECTURE_FLAGS = ('netG', 'ngf', 'norm', 'no_dropout', 'input_nc', 'output_nc', 'direction', 'model')
 SPEED_FLAGS = ('fast', 'amp', 'channels_last', 'fused_adam', 'compile')
 TEMPORARY_NAME = re.compile(r'^\..+\.pth\.[A-Za-z0-9_]+\.tmp$')
 
