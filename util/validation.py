@@ -55,8 +55,8 @@ class Validation:
             folder = os.path.join(opt.dataroot, 'val')
             return cls(opt, folder) if os.path.isdir(folder) else None
         if not os.path.isdir(opt.val_dataroot):
-            raise UserError(f'--val_dataroot {opt.val_dataroot} is not a folder; give a folder of aligned (A|B) '
-                            'validation images, or leave the flag out')
+            raise UserError(f'--val_dataroot {opt.val_dataroot} is not a folder; give a folder of validation images as '
+                            '--dataset_mode reads them (A|B pairs; colour photos for colorization), or leave the flag out')
         return cls(opt, opt.val_dataroot)
 
     def due(self, epoch: int) -> bool:
