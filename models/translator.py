@@ -21,8 +21,8 @@ from data.base_dataset import to_tensor
 from models import networks
 from models.speed import SpeedSettings, amp_if_native, prepare_network, tune
 from util import checkpoint
-from util.hardware import native_autocast_dtype, select_device
 from util.errors import UserError
+from util.hardware import native_autocast_dtype, select_device
 from util.image_io import DeepOrPil, is_deep, to_array, with_channels
 from util.lab import lab_to_rgb, rgb_array, rgb_to_lab
 from util.rng import rng_untouched
