@@ -12,6 +12,7 @@ from skimage import color
 
 from conftest import run_in_process
 from models import networks
+from models.translator import Translator
 from tiny_runs import TINY_NET, make_aligned_dataset, run_script
 from util.checkpoint import load_weights
 
@@ -101,6 +102,8 @@ def test_predict_colorizes_a_grey_image(run, tmp_path):
     output = Image.open(tmp_path / 'grey.png')
     assert output.mode == 'RGB'
     assert_keeps_lightness(np.asarray(output), np.asarray(Image.open(grey).convert('RGB')))
+    from_python = Translator.from_checkpoint(str(run / 'ck' / 'color'))(Image.open(grey))
+    assert np.array_equal(np.asarray(from_python), np.asarray(output))
 
 
 def test_test_py_on_a_colorization_checkpoint_needs_its_model(run):
