@@ -4,6 +4,7 @@ Example:
     python predict.py --name facades_pix2pix --input photos/ extra/*.jpg --output translated/
 Each image is reflect-padded to the sides the generator needs and the output cropped back: nothing is resized.
 Outputs are PNG files named after the inputs (TIFF inputs give TIFF), 16-bit where the input was 16-bit.
+A colorization checkpoint takes grey (or colour) images and writes colour photos that keep each input's lightness.
 """
 import argparse
 import glob
@@ -15,7 +16,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from data.base_dataset import image_size, split_halves, to_tensor
+from data.base_dataset import image_size, split_halves
 from data.image_folder import IMG_EXTENSIONS, is_image_file
 from models.speed import SpeedSettings, add_speed_flags
 from models.translator import Translator
@@ -23,7 +24,7 @@ from options.base_options import parse_gpu_ids
 from options.record import add_architecture_overrides, architecture_overrides
 from util import checkpoint
 from util.errors import UserError, report_user_errors
-from util.image_io import is_deep, output_extension, read_image, to_array, with_channels
+from util.image_io import is_deep, output_extension, read_image, to_array
 from util.util import save_image
 
 
@@ -82,13 +83,12 @@ def input_size(path: str, aligned: bool) -> tuple[int, int]:
 
 
 def load_input(path: str, translator: Translator, aligned: bool) -> tuple[torch.Tensor, bool]:
-    """The generator's input in [-1, 1] and whether the file was deeper than 8 bits."""
+    """The generator's input in [-1, 1] (for colorization the image's lightness) and whether the file was deeper than 8 bits."""
     image = read_image(path)
     if aligned:
         halves = split_halves(image)
         image = halves[0] if translator.architecture['direction'] == 'AtoB' else halves[1]
-    image = with_channels(image, translator.input_nc, path)
-    return to_tensor(image) * 2 - 1, is_deep(image)
+    return translator.prepare(image, path), is_deep(image)
 
 
 def batches_by_size(paths: list[str], aligned: bool, batch_size: int) -> list[list[str]]:
@@ -117,7 +117,7 @@ def main() -> None:
     with tqdm(total=len(todo), desc='translating', unit='image', disable=None) as bar:
         for batch_paths in batches:
             inputs = [load_input(path, translator, opt.aligned_input) for path in batch_paths]
-            outputs = translator.translate(torch.stack([tensor for tensor, _ in inputs]))
+            outputs = translator.translate_images(torch.stack([tensor for tensor, _ in inputs]))
             for path, (_, deep), output in zip(batch_paths, inputs, outputs):
                 write_output(output, pairs[path], deep)
                 bar.update()
@@ -125,7 +125,7 @@ def main() -> None:
 
 
 def write_output(output: torch.Tensor, path: str, deep: bool) -> None:
-    """The output at 16 bits when its input had more than 8, with the generator's channel count (1, 3 or 4)."""
+    """The output at 16 bits when its input had more than 8, with the generator's channel count (1, 3 or 4; RGB for colorization)."""
     os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
     save_image(to_array(output, np.uint16 if deep else np.uint8), path)
 

@@ -6,21 +6,25 @@
 
 The architecture comes from the experiment's record (training-state file, else train_opt.txt), as in test.py;
 keyword arguments (netG=..., ngf=...) override it, e.g. for a reference checkpoint without a record.
+A colorization checkpoint (recorded --model colorization, or model='colorization') takes any image, feeds its
+lightness L to the generator and gives back an sRGB photo made of that L and the generated colour ab.
 """
 import copy
 from typing import Callable
 
 import numpy as np
 import torch
-import torchvision.transforms.functional as TF
 from PIL import Image
 
+from data.base_dataset import to_tensor
 from models import networks, speed
 from models.speed import SpeedSettings, prepare_network
-from options.record import REFERENCE_ARCHITECTURE, recorded_architecture
+from options.record import REFERENCE_ARCHITECTURE, REFERENCE_MODEL_DEFAULTS, recorded_architecture
 from util import checkpoint
+from util.errors import UserError
 from util.hardware import native_autocast_dtype, select_device
 from util.image_io import DeepOrPil, is_deep, to_array, with_channels
+from util.lab import lab_to_rgb, rgb_array, rgb_to_lab
 
 
 class Translator:
@@ -40,13 +44,21 @@ class Translator:
         """Load <folder>/<epoch>_net_G.pth (epoch: latest, best, a number or iter_<n>) on the device --gpu_ids names."""
         label = str(epoch)
         record = recorded_architecture(folder, label)
-        chosen = {**REFERENCE_ARCHITECTURE, **(record[0] if record else {}),
-                  **{flag: value for flag, value in architecture.items() if value is not None}}
+        recorded = record[0] if record else {}
+        given = {flag: value for flag, value in architecture.items() if value is not None}
+        model = given.get('model', recorded.get('model', REFERENCE_ARCHITECTURE['model']))
+        if model not in ('pix2pix', 'colorization'):
+            raise UserError(f'--model {model}: a translator runs pix2pix or colorization generators')
+        chosen = {**REFERENCE_ARCHITECTURE, **REFERENCE_MODEL_DEFAULTS.get(model, {}), **recorded, **given}
         device = select_device(list(gpu_ids or []))
         net = networks.define_G(chosen['input_nc'], chosen['output_nc'], chosen['ngf'], chosen['netG'], chosen['norm'],
                                 not chosen['no_dropout'], device=device)
         checkpoint.load_network(net, checkpoint.net_path(folder, label, 'G'), map_location=device)
         return cls(net, chosen, device)
+
+    @property
+    def colorization(self) -> bool:
+        return self.architecture['model'] == 'colorization'
 
     @property
     def input_nc(self) -> int:
@@ -79,11 +91,23 @@ class Translator:
             output = networks.run_at_any_size(self.net, batch.to(self.device), self.size_multiple)
         return output.float().cpu()
 
+    def prepare(self, image: DeepOrPil, path: str = 'the input image') -> torch.Tensor:
+        """The generator's input for a decoded image (PIL, or a CxHxW tensor in [0, 1]): CxHxW in [-1, 1]. For
+        colorization its lightness L, as ColorizationDataset computes it (grey images as RGB with equal channels)."""
+        if not self.colorization:
+            image = with_channels(image, self.input_nc, path)
+            return to_tensor(image) * 2 - 1
+        return rgb_to_lab(rgb_array(with_channels(image, 3, path)))[0]
+
+    def translate_images(self, batch: torch.Tensor) -> torch.Tensor:
+        """prepare()d inputs (NxCxHxW) to the images to show, in [-1, 1]: the generator's output, or for colorization
+        the sRGB photo made of the input's L and the generated ab."""
+        output = self.translate(batch)
+        return lab_to_rgb(batch.float(), output) if self.colorization else output
+
     def __call__(self, image: DeepOrPil) -> DeepOrPil:
         """A PIL image (any mode) to a PIL image; a CxHxW tensor in [0, 1] (e.g. 16-bit data) to one in [0, 1]."""
-        image = with_channels(image, self.input_nc, 'the input image')
-        tensor = image if is_deep(image) else TF.to_tensor(image)
-        output = self.translate(tensor[None] * 2 - 1)[0]
+        output = self.translate_images(self.prepare(image)[None])[0]
         if is_deep(image):
             return (output + 1) / 2
         array = to_array(output, np.uint8)

@@ -29,9 +29,12 @@ ARCHITECTURE = {
     'input_nc': ArchitectureFlag(int, 3, 'channels of the input image'),
     'output_nc': ArchitectureFlag(int, 3, 'channels of the output image'),
     'direction': ArchitectureFlag(str, 'AtoB', 'AtoB or BtoA, for --aligned_input'),
+    'model': ArchitectureFlag(str, 'pix2pix', 'pix2pix or colorization (L in, colour photo out)'),
 }
 ARCHITECTURE_FLAGS = tuple(ARCHITECTURE)
 REFERENCE_ARCHITECTURE = {flag: spec.reference_default for flag, spec in ARCHITECTURE.items()}
+# What differs from them for the reference's other models.
+REFERENCE_MODEL_DEFAULTS = {'colorization': {'input_nc': 1, 'output_nc': 2}}
 
 
 def add_architecture_overrides(parser: argparse.ArgumentParser) -> None:

@@ -4,6 +4,7 @@ import copy
 
 from options.record import recorded_architecture
 from util import checkpoint
+from util.errors import UserError
 
 from .base_options import BaseOptions
 
@@ -38,12 +39,16 @@ def explicit_flags(parser: argparse.ArgumentParser, args: list[str] | None) -> s
 
 
 def adopt_training_architecture(opt: argparse.Namespace, parser: argparse.ArgumentParser, args: list[str] | None) -> None:
-    """Take netG, ngf, norm, no_dropout, input_nc, output_nc and direction from training unless given here."""
+    """Take netG, ngf, norm, no_dropout, input_nc, output_nc and direction from training unless given here;
+    a checkpoint of another --model (e.g. colorization) needs that --model, whose data and defaults differ."""
     record = recorded_architecture(checkpoint.experiment_dir(opt), checkpoint.checkpoint_label(opt))
     if record is None:
         return
     values, source = record
     given = explicit_flags(parser, args)
+    trained_model = values.pop('model', opt.model)
+    if trained_model != opt.model and 'model' not in given:
+        raise UserError(f'{source} was trained with --model {trained_model}; run test.py with --model {trained_model}')
     adopted = {flag: value for flag, value in values.items() if flag not in given and getattr(opt, flag) != value}
     if adopted:
         vars(opt).update(adopted)

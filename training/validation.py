@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import default_collate
 
-from data.aligned_dataset import AlignedDataset
+from data import find_dataset_using_name
 from util import distributed
 from util.errors import UserError
 from util.metrics import ResultMetrics
@@ -35,14 +35,15 @@ class ValidationResult:
 
 
 class Validation:
-    """The validation images, preprocessed as test.py does (resized to --crop_size, never flipped)."""
+    """The validation images, read by the --dataset_mode of training (aligned A|B images, or colour photos for
+    colorization) and preprocessed as test.py does (resized to --crop_size, never flipped)."""
 
     def __init__(self, opt, folder: str):
         self.opt = opt
         val_opt = copy.copy(opt)
         val_opt.phase, val_opt.load_size, val_opt.no_flip = 'val', opt.crop_size, True
         val_opt.max_dataset_size, val_opt.cache_dataset = opt.num_val, False
-        self.dataset = AlignedDataset(val_opt, folder)
+        self.dataset = find_dataset_using_name(opt.dataset_mode)(val_opt, folder)
         self.folder = folder
 
     @classmethod
@@ -54,8 +55,8 @@ class Validation:
             folder = os.path.join(opt.dataroot, 'val')
             return cls(opt, folder) if os.path.isdir(folder) else None
         if not os.path.isdir(opt.val_dataroot):
-            raise UserError(f'--val_dataroot {opt.val_dataroot} is not a folder; give a folder of aligned (A|B) '
-                            'validation images, or leave the flag out')
+            raise UserError(f'--val_dataroot {opt.val_dataroot} is not a folder; give a folder of validation images as '
+                            '--dataset_mode reads them (A|B pairs; colour photos for colorization), or leave the flag out')
         return cls(opt, opt.val_dataroot)
 
     def due(self, epoch: int) -> bool:

@@ -28,18 +28,28 @@ def json_number(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def compared_visuals(visuals: dict) -> tuple[str, str]:
+    """The (result, ground truth) labels to score: the sRGB photos where the model shows them (colorization)."""
+    return ('fake_B_rgb', 'real_B_rgb') if 'fake_B_rgb' in visuals else ('fake_B', 'real_B')
+
+
 class ResultMetrics:
-    """Collects L1 (mean |fake_B - real_B| in [-1, 1] units), PSNR and SSIM for each input that has a real_B."""
+    """Collects L1 (mean |fake - real| in [-1, 1] units), PSNR and SSIM for each input that has a ground truth:
+    fake_B against real_B, or for colorization the sRGB photos fake_B_rgb against real_B_rgb."""
 
     def __init__(self):
         self.rows: list[tuple[str, float, float, float]] = []
+        self.compared = ('fake_B', 'real_B')
 
     def add(self, name: str, visuals: dict[str, torch.Tensor]) -> str:
-        """Score fake_B against real_B when both exist; returns a caption for the page row ('' if not)."""
-        if 'fake_B' not in visuals or 'real_B' not in visuals:
+        """Score the result against the ground truth when both exist; returns a caption for the page row ('' if not)."""
+        fake_name, real_name = compared_visuals(visuals)
+        if fake_name not in visuals or real_name not in visuals:
             return ''
-        l1 = float((visuals['fake_B'][0].float() - visuals['real_B'][0].float()).abs().mean())
-        psnr, ssim = psnr_ssim(tensor2im(visuals['fake_B']), tensor2im(visuals['real_B']))
+        self.compared = (fake_name, real_name)
+        fake, real = visuals[fake_name], visuals[real_name]
+        l1 = float((fake[0].float() - real[0].float()).abs().mean())
+        psnr, ssim = psnr_ssim(tensor2im(fake), tensor2im(real))
         self.rows.append((name, l1, psnr, ssim))
         return f'L1 {l1:.4f}, PSNR {psnr:.2f} dB, SSIM {ssim:.4f}'
 
@@ -70,5 +80,5 @@ class ResultMetrics:
         """A table at the top of the page: one row per image, then the means; and why FID is absent."""
         rows = [[name, f'{l1:.4f}', f'{psnr:.2f}', f'{ssim:.4f}'] for name, l1, psnr, ssim in self.rows]
         rows.append(['mean', *(f'{value:.{digits}f}' for value, digits in zip(self.means(), (4, 2, 4)))])
-        webpage.add_summary_table('metrics', 'fake_B against real_B', ['image', 'L1', 'PSNR (dB)', 'SSIM'], rows)
+        webpage.add_summary_table('metrics', f'{self.compared[0]} against {self.compared[1]}', ['image', 'L1', 'PSNR (dB)', 'SSIM'], rows)
         webpage.add_summary_text(FID_NOTE)
