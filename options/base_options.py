@@ -52,6 +52,8 @@ class BaseOptions:
         parser.add_argument('--display_env', type=str, default='main', help='visdom environment name')
         parser.add_argument('--display_port', type=int, default=8097, help='visdom server port')
         parser.add_argument('--display_ncols', type=int, default=4, help='images per row in the visdom image grid')
+        parser.add_argument('--use_wandb', action='store_true', help='log to Weights & Biases: losses, learning rate, images, validation (train.py) or results and metrics (test.py), the options as config; the run is named after --name; offline with WANDB_MODE=offline')
+        parser.add_argument('--wandb_project_name', type=str, default='CycleGAN-and-pix2pix', help='wandb project of the run (--use_wandb)')
         parser.add_argument('--fast', action='store_true', help='before starting, time the speed settings below on a synthetic batch and keep the fastest (reported in one line, recorded in <phase>_opt.txt and reused by --continue_train)')
         parser.add_argument('--amp', action='store_true', help='mixed precision where the device computes it natively: bfloat16 on CPUs with AVX512-BF16/AMX and on bf16 GPUs, float16 with a gradient scaler on other tensor-core GPUs; elsewhere a warning and float32')
         parser.add_argument('--channels_last', action='store_true', help='keep networks and images in channels-last memory format')
