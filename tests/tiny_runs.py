@@ -37,10 +37,12 @@ def make_aligned_dataset(root: Path, splits: dict[str, int]) -> Path:
     return root
 
 
-def run_script(script: str, args: list[str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run train.py or test.py as a user would, with output captured (so not a terminal)."""
+def run_script(script: str, args: list[str], cwd: Path, timeout: float = 120,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run train.py or test.py as a user would, with output captured (so not a terminal); `env` adds variables."""
     command = [sys.executable, str(REPO / script), *args]
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                            env={**os.environ, **(env or {})})
     assert result.returncode == 0, f'{script} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}'
     return result
 
