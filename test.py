@@ -15,6 +15,7 @@ from options.test_options import TestOptions
 from util import html
 from util.errors import report_user_errors
 from util.metrics import ResultMetrics
+from util.util import tensor2im
 from util.visualizer import image_stem, save_images
 
 
@@ -34,6 +35,7 @@ def main() -> None:
     if opt.eval:
         model.eval()
     metrics = ResultMetrics()
+    tracker = start_wandb(opt)
     images = tqdm(dataset, desc='test images', total=min(len(dataset), opt.num_test), unit='image', disable=None)
     for i, data in enumerate(images):
         if i >= opt.num_test:
@@ -46,13 +48,27 @@ def main() -> None:
         visuals = model.get_current_visuals()
         caption = metrics.add(image_stem(img_path[0]), visuals)
         save_images(webpage, visuals, img_path, aspect_ratio=opt.aspect_ratio, width=opt.display_winsize, caption=caption)
+        if tracker:
+            tracker.log_result(image_stem(img_path[0]), {label: tensor2im(image) for label, image in visuals.items()})
     images.close()
     if metrics.rows:
         metrics.add_to_page(webpage)
         l1_mean, psnr_mean, ssim_mean = metrics.means()
         print(f'mean L1 {l1_mean:.4f}, PSNR {psnr_mean:.2f} dB, SSIM {ssim_mean:.4f} over {len(metrics.rows)} images: '
               f'{metrics.write_json(web_dir)}')
+        if tracker:
+            tracker.log_metrics_table(metrics)
     print(f'results page: {webpage.save()}')
+    if tracker:
+        tracker.close()
+
+
+def start_wandb(opt):
+    """The wandb run of --use_wandb (None without the flag, or when wandb cannot start)."""
+    if not opt.use_wandb:
+        return None
+    from util.wandb_tracker import WandbTracker
+    return WandbTracker.start(opt, job_type='test')
 
 
 if __name__ == '__main__':

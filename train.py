@@ -82,12 +82,13 @@ def main() -> None:
             if is_logger and progress.total_iters % opt.display_freq == 0:
                 model.compute_visuals()
                 visualizer.display_current_results(model.get_current_visuals(), epoch,
-                                                   progress.total_iters % opt.update_html_freq == 0)
+                                                   progress.total_iters % opt.update_html_freq == 0, progress.total_iters)
             if is_logger and progress.total_iters % opt.print_freq == 0:
                 losses = model.get_current_losses()
                 t_comp = (time.time() - iter_start_time) / opt.batch_size
                 visualizer.print_current_losses(epoch, progress.epoch_iter, losses, t_comp, t_data)
-                visualizer.plot_current_losses(epoch, progress.epoch_iter / len(dataset), losses)
+                visualizer.plot_current_losses(epoch, progress.epoch_iter / len(dataset), losses, progress.total_iters,
+                                               model.optimizers[0].param_groups[0]['lr'])
             if progress.total_iters % opt.save_latest_freq == 0:
                 print(f'saving the latest model (epoch {epoch}, total_iters {progress.total_iters})')
                 save(f'iter_{progress.total_iters}' if opt.save_by_iter else 'latest')
@@ -97,6 +98,8 @@ def main() -> None:
         print(f'End of epoch {epoch} / {last_epoch} \t Time Taken: {time.time() - epoch_start_time:.0f} sec')
         answer_signals()
     save('latest')
+    if is_logger:
+        visualizer.close()
     distributed.report_replicas(model.networks())
     distributed.shutdown()
 

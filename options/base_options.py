@@ -53,6 +53,8 @@ class BaseOptions:
         parser.add_argument('--display_env', type=str, default='main', help='visdom environment name')
         parser.add_argument('--display_port', type=int, default=8097, help='visdom server port')
         parser.add_argument('--display_ncols', type=int, default=4, help='images per row in the visdom image grid')
+        parser.add_argument('--use_wandb', action='store_true', help='log to Weights & Biases: losses, learning rate, images, validation (train.py) or results and metrics (test.py), the options as config; the run is named after --name; offline with WANDB_MODE=offline')
+        parser.add_argument('--wandb_project_name', type=str, default='CycleGAN-and-pix2pix', help='wandb project of the run (--use_wandb)')
         add_speed_flags(parser)
         parser.add_argument('--cache_dataset', action='store_true', help='decode every image once and keep it in memory; loader workers stay alive between epochs')
         return parser

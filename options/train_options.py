@@ -12,6 +12,7 @@ class TrainOptions(BaseOptions):
         parser.add_argument('--display_freq', type=int, default=400, help='iterations between showing results in visdom')
         parser.add_argument('--update_html_freq', type=int, default=1000, help='iterations between saving results to the training page')
         parser.add_argument('--print_freq', type=int, default=100, help='iterations between printing losses')
+        parser.add_argument('--tf_log', action='store_true', help='write TensorBoard event files (losses, learning rate, images, validation) to <checkpoints_dir>/<name>/logs: tensorboard --logdir <checkpoints_dir>')
         parser.add_argument('--no_html', action='store_true', help='do not write the training page <checkpoints_dir>/<name>/web/')
         parser.add_argument('--save_latest_freq', type=int, default=5000, help='iterations between saving the latest checkpoint')
         parser.add_argument('--save_epoch_freq', type=int, default=5, help='epochs between saving numbered checkpoints')

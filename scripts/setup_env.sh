@@ -21,4 +21,11 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
   echo "installing Debian chromium for the page tests" >&2
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >&2 || echo "warning: chromium could not be installed; page tests will fail" >&2
 fi
+if [ ! -f "$venv/.visdom_assets" ]; then
+  if bash "$root/scripts/visdom_assets.sh" "$venv"; then
+    touch "$venv/.visdom_assets"
+  else
+    echo "warning: visdom's web files could not be fetched from the npm registry; the live display page will not load (run set-up again to retry)" >&2
+  fi
+fi
 echo "$venv"

@@ -14,7 +14,8 @@ BASE_FLAGS = {
     'load_iter': '0', 'verbose': 'False', 'suffix': '', 'display_id': '1', 'display_server': 'http://localhost',
     'display_port': '8097', 'display_env': 'main', 'display_ncols': '4',
     'fast': 'False', 'amp': 'False', 'channels_last': 'False', 'compile': 'False', 'fused_adam': 'False',
-    'cache_dataset': 'False', 'skip_bad_images': 'False',
+    'cache_dataset': 'False', 'skip_bad_images': 'False', 'use_wandb': 'False',
+    'wandb_project_name': 'CycleGAN-and-pix2pix',
 }
 TRAIN_FLAGS = {
     'display_freq': '400', 'update_html_freq': '1000', 'print_freq': '100', 'no_html': 'False',
@@ -22,6 +23,7 @@ TRAIN_FLAGS = {
     'epoch_count': '1', 'phase': 'train', 'n_epochs': '100', 'n_epochs_decay': '100', 'beta1': '0.5',
     'lr': '0.0002', 'gan_mode': 'vanilla', 'pool_size': '0', 'lr_policy': 'linear', 'lr_decay_iters': '50',
     'lambda_L1': '100.0', 'lambda_gp': '10.0', 'val_dataroot': 'None', 'val_freq': '1', 'num_val': '50',
+    'tf_log': 'False',
 }
 TEST_FLAGS = {
     'results_dir': './results/', 'aspect_ratio': '1.0', 'phase': 'test', 'eval': 'False', 'num_test': '50',

@@ -1,5 +1,6 @@
-"""The live visdom display: a real server gets the image grid and every logged loss point;
-a missing server costs one warning and almost no time, and the display resumes when it comes back."""
+"""The live visdom display: a real server, started as the README says, gets the image grid and every logged loss
+point, and its page draws them in Chromium; a missing server costs one warning and almost no time, and the display
+resumes when it comes back."""
 import json
 import re
 import time
@@ -10,7 +11,11 @@ import numpy as np
 import pytest
 import visdom
 
-from tiny_runs import TINY_NET, free_port, make_aligned_dataset, run_script, start_visdom_server, stop
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tiny_runs import (IMAGE_SIDE, TINY_NET, artifacts_dir, free_port, headless_chromium, make_aligned_dataset, run_script,
+                       start_visdom_server, stop)
 from util.visdom_display import VisdomDisplay
 
 TRAIN_IMAGES = 4
@@ -49,6 +54,28 @@ def window_data(port: int, env: str) -> dict:
     return json.loads(client.get_window_data(env=env))
 
 
+def drawn_windows(port: int, env: str) -> dict:
+    """Open the env's page in Chromium, wait until plotly has drawn a plot, save a screenshot, and return each
+    window's title with what it shows: the plot's legend entries and lines, the image's source and loaded size."""
+    with headless_chromium() as browser:
+        browser.get(f'http://127.0.0.1:{port}/env/{env}')
+        WebDriverWait(browser, 30).until(lambda page: page.find_elements(By.CSS_SELECTOR, '.react-grid-item svg.main-svg'))
+        WebDriverWait(browser, 10).until(lambda page: page.execute_script(
+            'return Array.from(document.querySelectorAll(".react-grid-item img")).every(i => i.complete);'))
+        browser.save_screenshot(str(artifacts_dir() / 'visdom_training_display.png'))
+        return browser.execute_script('''
+            const windows = {};
+            for (const item of document.querySelectorAll('.react-grid-item')) {
+              const image = item.querySelector('img');
+              const texts = Array.from(item.querySelectorAll('.bar .pull-right')).map(part => part.textContent.trim());
+              windows[texts.reduce((a, b) => (b.length > a.length ? b : a))] = {  // the title, not the icons
+                legend: Array.from(item.querySelectorAll('svg.main-svg .legendtext')).map(text => text.textContent),
+                lines: item.querySelectorAll('svg.main-svg .scatterlayer .trace').length,
+                image: image && {src: image.src, size: [image.naturalWidth, image.naturalHeight]}};
+            }
+            return windows;''')
+
+
 def test_training_fills_the_visdom_env_with_image_grid_and_every_logged_loss(tmp_path, dataroot):
     port = free_port()
     server = start_visdom_server(port, tmp_path / 'visdom_env')
@@ -56,8 +83,10 @@ def test_training_fills_the_visdom_env_with_image_grid_and_every_logged_loss(tmp
         _, stderr = train(tmp_path, dataroot, ['--display_id', '1', '--display_port', str(port),
                                               '--display_env', 'pix2pix_test', '--display_ncols', '3'])
         windows = window_data(port, 'pix2pix_test')
+        drawn = drawn_windows(port, 'pix2pix_test')
     finally:
         stop(server)
+    assert set(drawn) == {'run images', 'run loss over time'}, drawn
     assert WARNING not in stderr
     assert windows['2']['type'] == 'image'
     assert windows['2']['content']['src'].startswith('data:image/png;base64,')
@@ -70,6 +99,11 @@ def test_training_fills_the_visdom_env_with_image_grid_and_every_logged_loss(tmp
     for name, values in losses.items():
         np.testing.assert_allclose(traces[name]['x'], xs)
         np.testing.assert_allclose(traces[name]['y'], values, atol=5e-4)
+    grid = drawn['run images']['image']
+    assert grid['src'] == windows['2']['content']['src']
+    assert grid['size'][0] >= 3 * IMAGE_SIDE and grid['size'][1] >= IMAGE_SIDE, grid['size']
+    plot = drawn['run loss over time']
+    assert plot['legend'] == list(losses) and plot['lines'] == len(losses), plot
 
 
 def test_missing_server_warns_once_and_training_takes_about_as_long(tmp_path, dataroot):

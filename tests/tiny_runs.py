@@ -1,9 +1,12 @@
 """Helpers for tests that run train.py / test.py end to end on a tiny aligned dataset and tiny networks."""
+import contextlib
 import importlib.util
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -14,6 +17,9 @@ REPO = Path(__file__).resolve().parents[1]
 IMAGE_SIDE = 32
 TINY_NET = ['--netG', 'resnet_6blocks', '--ngf', '8', '--ndf', '8', '--load_size', str(IMAGE_SIDE),
             '--crop_size', str(IMAGE_SIDE), '--gpu_ids', '-1', '--num_threads', '0']
+CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+                  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+                  '--disable-dev-shm-usage']
 
 
 def make_aligned_dataset(root: Path, splits: dict[str, int]) -> Path:
@@ -60,10 +66,12 @@ def write_labeled_sample(root: Path, phase: str, name: str, label: np.ndarray, i
             Image.fromarray(pixels).save(root / f'{phase}_{kind}' / f'{name}{ext}')
 
 
-def run_script(script: str, args: list[str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run train.py or test.py as a user would, with output captured (so not a terminal)."""
+def run_script(script: str, args: list[str], cwd: Path, timeout: float = 120,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run train.py or test.py as a user would, with output captured (so not a terminal); `env` adds variables."""
     command = [sys.executable, str(REPO / script), *args]
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                            env={**os.environ, **(env or {})})
     assert result.returncode == 0, f'{script} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}'
     return result
 
@@ -74,23 +82,32 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_visdom_server(port: int, env_path: Path) -> subprocess.Popen:
-    """A real visdom server on localhost:port; started through its run_server.main, which skips
-    the download of its web page scripts that `python -m visdom.server` tries first (no internet here)."""
-    env_path.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, '-c', 'from visdom.server.run_server import main; main()',
-               '-port', str(port), '-env_path', str(env_path), '-bind_local', '-logging_level', 'WARNING']
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
+def start_server(command: list[str], port: int, name: str, timeout: float = 60) -> subprocess.Popen:
+    """Start a server process on 127.0.0.1:port and wait until it accepts connections (output to a temporary file,
+    shown when it fails to start)."""
+    log = tempfile.TemporaryFile(mode='w+')
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             socket.create_connection(('127.0.0.1', port), timeout=0.5).close()
             return server
         except OSError:
-            assert server.poll() is None, 'visdom server exited at start-up'
+            if server.poll() is not None:
+                log.seek(0)
+                raise AssertionError(f'{name} exited at start-up:\n{log.read()[-3000:]}')
             time.sleep(0.2)
     stop(server)
-    raise AssertionError(f'visdom server did not answer on port {port} within 30 s')
+    raise AssertionError(f'{name} did not answer on port {port} within {timeout:.0f} s')
+
+
+def start_visdom_server(port: int, env_path: Path) -> subprocess.Popen:
+    """A real visdom server on localhost:port, started as the README says (`python -m visdom.server`); with no
+    internet it starts only if set-up (scripts/visdom_assets.sh) has given it its web files."""
+    env_path.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, '-m', 'visdom.server', '-port', str(port), '-env_path', str(env_path), '-bind_local',
+               '-logging_level', 'WARNING']
+    return start_server(command, port, 'visdom server (its web files missing? run scripts/visdom_assets.sh VENV)')
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -100,6 +117,26 @@ def stop(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@contextlib.contextmanager
+def headless_chromium(window: str = '1200,1000'):
+    """Debian's Chromium, headless, driven by selenium, with a throw-away profile."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = '/usr/bin/chromium'
+    profile = tempfile.mkdtemp(prefix='chromium-profile-')
+    for flag in [*CHROMIUM_FLAGS, f'--window-size={window}', f'--user-data-dir={profile}']:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service('/usr/bin/chromedriver'), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
 
 
 def artifacts_dir() -> Path:

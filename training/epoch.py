@@ -14,7 +14,7 @@ def end_epoch(model, validation: Validation | None, visualizer: Visualizer | Non
     if validation:
         metric = result.l1 if result else None
     if result and visualizer:
-        visualizer.log_validation(result)
+        visualizer.log_validation(result, progress.total_iters)
     model.update_learning_rate(metric)
     progress.epoch, progress.epoch_iter = epoch + 1, 0
     if result and (progress.best_val_l1 is None or result.l1 < progress.best_val_l1):

@@ -1,4 +1,5 @@
-"""Shows training progress: loss log, training HTML page with a loss curve, live visdom display; saves test results."""
+"""Shows training progress: loss log, training HTML page with a loss curve, live visdom display, and the trackers
+asked for (--use_wandb, --tf_log); saves test results."""
 import math
 import ntpath
 import os
@@ -58,9 +59,22 @@ def save_curves(path: str, xs: list[float], ys: list[list[float]], names: list[s
     figure.savefig(path)
 
 
+def start_trackers(opt) -> list:
+    """The trackers the flags ask for (WandbTracker, TensorBoardTracker), each imported only then; one that
+    cannot start has printed its warning and is left out."""
+    trackers = []
+    if opt.use_wandb:
+        from util.wandb_tracker import WandbTracker
+        trackers.append(WandbTracker.start(opt, job_type='train'))
+    if opt.tf_log:
+        from util.tensorboard_tracker import TensorBoardTracker
+        trackers.append(TensorBoardTracker.start(opt))
+    return [tracker for tracker in trackers if tracker is not None]
+
+
 class Visualizer:
-    """Writes loss_log.txt, the training page under <checkpoints_dir>/<name>/web/, and the visdom display,
-    with the losses and, when validation runs, its metrics and images."""
+    """Writes loss_log.txt, the training page under <checkpoints_dir>/<name>/web/, the visdom display and the
+    trackers, with the losses and, when validation runs, its metrics and images."""
 
     def __init__(self, opt):
         self.opt = opt
@@ -80,6 +94,7 @@ class Visualizer:
             from util.visdom_display import VisdomDisplay
             self.display = VisdomDisplay(opt.display_server, opt.display_port, opt.display_env,
                                          opt.display_id, opt.display_ncols, opt.name)
+        self.trackers = start_trackers(opt)
         if self.use_html:
             self.web_dir = os.path.join(checkpoint.experiment_dir(opt), 'web')
             self.img_dir = os.path.join(self.web_dir, 'images')
@@ -91,11 +106,15 @@ class Visualizer:
     def reset(self) -> None:
         self.saved = False
 
-    def display_current_results(self, visuals: dict[str, torch.Tensor], epoch: int, save_result: bool) -> None:
-        """Show the visuals in visdom and, when asked (or first in an epoch), save them to the training page."""
+    def display_current_results(self, visuals: dict[str, torch.Tensor], epoch: int, save_result: bool,
+                                step: int) -> None:
+        """Show the visuals in visdom and the trackers (at `step` images seen) and, when asked (or first in an
+        epoch), save them to the training page."""
         images = {label: tensor2im(image) for label, image in visuals.items()}
         if self.display is not None:
             self.display.show_images(images)
+        for tracker in self.trackers:
+            tracker.log_images(step, images)
         if self.use_html and (save_result or not self.saved):
             self.saved = True
             self.train_labels = list(images)
@@ -125,8 +144,9 @@ class Visualizer:
             webpage.add_images(names, self.train_labels, names, width=self.win_size)
         webpage.save()
 
-    def log_validation(self, result) -> None:
-        """A `(val ...)` line in loss_log.txt, the validation curve and images on the page, the curve in visdom."""
+    def log_validation(self, result, step: int) -> None:
+        """A `(val ...)` line in loss_log.txt, the validation curve and images on the page, the curve in visdom,
+        the numbers and images in the trackers (at `step` images seen)."""
         message = (f'(val epoch: {result.epoch}, images: {len(result.metrics.rows)}, time: {result.seconds:.1f}) '
                    f'L1: {result.l1:.6f} PSNR: {result.psnr:.4f} SSIM: {result.ssim:.6f}')
         tqdm.write(message)
@@ -136,6 +156,12 @@ class Visualizer:
         self.val_y.append([result.l1, result.psnr, result.ssim])
         if self.display is not None:
             self.display.plot_validation(np.array(self.val_x, dtype=float), np.array(self.val_y), VAL_NAMES)
+        if self.trackers:
+            metrics = {'L1': result.l1, 'PSNR': result.psnr, 'SSIM': result.ssim}
+            samples = [(stem, {label: tensor2im(image) for label, image in visuals.items()})
+                       for stem, visuals in result.samples]
+            for tracker in self.trackers:
+                tracker.log_validation(step, result.epoch, metrics, samples)
         if self.use_html:
             self.val_samples = []
             for stem, visuals in result.samples:
@@ -145,14 +171,23 @@ class Visualizer:
                 self.val_samples.append((stem, names, list(visuals)))
             self.write_training_page(result.epoch)
 
-    def plot_current_losses(self, epoch: int, counter_ratio: float, losses: dict[str, float]) -> None:
+    def plot_current_losses(self, epoch: int, counter_ratio: float, losses: dict[str, float], step: int,
+                            learning_rate: float) -> None:
         """Record one point per loss at `epoch - 1 + counter_ratio` epochs done (so the end of epoch E is at E,
-        where its validation point is) and redraw the visdom plot."""
+        where its validation point is), redraw the visdom plot, and send losses and learning rate to the trackers."""
         self.loss_names = list(losses)
         self.loss_x.append(epoch - 1 + counter_ratio)
         self.loss_y.append(list(losses.values()))
         if self.display is not None:
             self.display.plot_losses(np.array(self.loss_x), np.array(self.loss_y), self.loss_names)
+        for tracker in self.trackers:
+            tracker.log_losses(step, self.loss_x[-1], losses)
+            tracker.log_learning_rate(step, learning_rate)
+
+    def close(self) -> None:
+        """Finish the trackers' runs and files."""
+        for tracker in self.trackers:
+            tracker.close()
 
     def print_current_losses(self, epoch: int, iters: int, losses: dict[str, float], t_comp: float, t_data: float) -> None:
         message = f'(epoch: {epoch}, iters: {iters}, time: {t_comp:.3f}, data: {t_data:.3f}) '
