@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from data import create_dataset
 from models import create_model
-from models.networks import generator_size_multiple
+from models.networks import size_multiple_of
 from options.train_options import TrainOptions
 from util import checkpoint, distributed
 from util.checkpoint import Progress
@@ -30,7 +30,7 @@ def main() -> None:
     opt = options.parse()
     opt.gpu_ids = distributed.init_distributed(opt.gpu_ids)
     seed_everything(opt.seed, distributed.get_rank())
-    check_training_setup(opt, generator_size_multiple(opt.netG))
+    check_training_setup(opt, size_multiple_of(opt))
     if distributed.is_main_process():
         checkpoint.remove_stale_temporaries(checkpoint.experiment_dir(opt))
     dataset = create_dataset(opt)
