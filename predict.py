@@ -4,6 +4,7 @@ Example:
     python predict.py --name facades_pix2pix --input photos/ extra/*.jpg --output translated/
 Each image is reflect-padded to the sides the generator needs and the output cropped back: nothing is resized.
 Outputs are PNG files named after the inputs (TIFF inputs give TIFF), 16-bit where the input was 16-bit.
+A label-map generator (--model pix2pixhd with --label_nc N) takes one-channel PNGs of label IDs.
 """
 import argparse
 import glob
@@ -17,6 +18,7 @@ from tqdm import tqdm
 
 from data.base_dataset import image_size, split_halves, to_tensor
 from data.image_folder import IMG_EXTENSIONS, is_image_file
+from models.label_maps import read_label_ids
 from models.speed import SpeedSettings
 from models.translator import Translator, add_architecture_overrides, architecture_overrides
 from options.base_options import parse_gpu_ids
@@ -82,7 +84,11 @@ def input_size(path: str, aligned: bool) -> tuple[int, int]:
 
 
 def load_input(path: str, translator: Translator, aligned: bool) -> tuple[torch.Tensor, bool]:
-    """The generator's input in [-1, 1] and whether the file was deeper than 8 bits."""
+    """The generator's input in [-1, 1] (label IDs for a label-map generator) and whether the file was deeper than 8 bits."""
+    if translator.label_nc:
+        if aligned:
+            raise UserError('--aligned_input: this generator takes label maps (one-channel PNGs of label IDs), not A|B pairs')
+        return read_label_ids(path), False
     image = read_image(path)
     if aligned:
         halves = split_halves(image)
@@ -111,6 +117,8 @@ def main() -> None:
     translator = Translator.from_checkpoint(os.path.join(opt.checkpoints_dir, opt.name), opt.epoch,
                                             parse_gpu_ids(opt.gpu_ids), **architecture_overrides(opt))
     batches = batches_by_size(todo, opt.aligned_input, opt.batch_size)
+    if translator.label_nc and translator.uses_instances:
+        print('note: the instance edges are taken from the label maps\' own class boundaries (no instance maps are read)')
     if opt.fast and batches:
         example = torch.stack([load_input(path, translator, opt.aligned_input)[0] for path in batches[0]])
         print(translator.choose_speed(example))
@@ -119,7 +127,7 @@ def main() -> None:
     with tqdm(total=len(todo), desc='translating', unit='image', disable=None) as bar:
         for batch_paths in batches:
             inputs = [load_input(path, translator, opt.aligned_input) for path in batch_paths]
-            outputs = translator.translate(torch.stack([tensor for tensor, _ in inputs]))
+            outputs = translator.translate(torch.stack([tensor for tensor, _ in inputs]), sources=batch_paths)
             for path, (_, deep), output in zip(batch_paths, inputs, outputs):
                 write_output(output, pairs[path], deep)
                 bar.update()

@@ -116,9 +116,13 @@ def generator_size_multiple(netG: str, n_downsample_global: int = 4, n_local_enh
     return SIZE_MULTIPLES[netG]
 
 
+HD_GENERATOR_FLAGS = ('n_downsample_global', 'n_blocks_global', 'n_local_enhancers', 'n_blocks_local')
+
+
 def hd_generator_options(opt) -> dict[str, int]:
-    """The --n_downsample_global --n_blocks_global --n_local_enhancers --n_blocks_local values, for define_G."""
-    return {flag: getattr(opt, flag) for flag in ('n_downsample_global', 'n_blocks_global', 'n_local_enhancers', 'n_blocks_local')}
+    """The values of HD_GENERATOR_FLAGS in `opt` (a namespace or a dict), for define_G."""
+    values = opt if isinstance(opt, dict) else vars(opt)
+    return {flag: values[flag] for flag in HD_GENERATOR_FLAGS}
 
 
 def size_multiple_of(opt) -> int:

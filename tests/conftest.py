@@ -89,3 +89,20 @@ def run_in_process(script: str, *args: str, check: bool = True) -> subprocess.Co
     if check and code != 0:
         raise AssertionError(f'{script} failed ({code}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}')
     return result
+
+
+@pytest.fixture(scope='session')
+def vgg19_cache(tmp_path_factory) -> str:
+    """A TORCH_HOME whose hub cache holds a VGG19 weights file under torchvision's exact name, so nothing is
+    downloaded: random convolution weights (seed 0) and all-zero classifier weights stored as expanded scalars."""
+    from torchvision.models import VGG19_Weights, vgg19
+
+    home = tmp_path_factory.mktemp('torch_home')
+    folder = home / 'hub' / 'checkpoints'
+    folder.mkdir(parents=True)
+    torch.manual_seed(0)
+    network = vgg19()
+    state = {key: value if key.startswith('features.') else torch.zeros(()).expand(value.shape)
+             for key, value in network.state_dict().items()}
+    torch.save(state, folder / os.path.basename(VGG19_Weights.IMAGENET1K_V1.url))
+    return str(home)

@@ -21,7 +21,9 @@ from util import distributed
 from util.errors import UserError
 from util.rng import capture_rng_state, restore_rng_state
 
-ARCHITECTURE_FLAGS = ('netG', 'ngf', 'norm', 'no_dropout', 'input_nc', 'output_nc', 'direction')
+ARCHITECTURE_FLAGS = ('netG', 'ngf', 'norm', 'no_dropout', 'input_nc', 'output_nc', 'direction',
+                      'n_downsample_global', 'n_blocks_global', 'n_local_enhancers', 'n_blocks_local',
+                      'label_nc', 'no_instance')  # the last two exist for --model pix2pixhd only
 SPEED_FLAGS = ('fast', 'amp', 'channels_last', 'fused_adam', 'compile')
 TEMPORARY_NAME = re.compile(r'^\..+\.pth\.[A-Za-z0-9_]+\.tmp$')
 
@@ -205,15 +207,16 @@ def read_state_entry(path: str, key: str):
 
 
 def recorded_options(save_dir: str, label: str, flags: tuple[str, ...], defaults: dict) -> tuple[dict, str] | None:
-    """The values `flags` had in training, from the label's state file, else train_opt.txt; None if neither exists."""
+    """The values `flags` had in training, from the label's state file, else train_opt.txt; None if neither exists.
+    Only flags in `defaults` (which gives their types) are read: a model without a flag leaves it out."""
     path = state_path(save_dir, label)
     if os.path.isfile(path):
         saved = read_state_entry(path, 'options') or {}
-        return {flag: saved[flag] for flag in flags if flag in saved}, path
+        return {flag: saved[flag] for flag in flags if flag in saved and flag in defaults}, path
     text_path = options_path(save_dir, 'train')
     if os.path.isfile(text_path):
         values = read_options_file(text_path)
-        return {flag: as_type_of(defaults[flag], values[flag]) for flag in flags if flag in values}, text_path
+        return {flag: as_type_of(defaults[flag], values[flag]) for flag in flags if flag in values and flag in defaults}, text_path
     return None
 
 
@@ -243,7 +246,7 @@ def save_checkpoint(model, dataset, label: str | int, progress: Progress, opt) -
         'model': model.training_state(),
         'data_order': dataset.state_dict(),
         'ranks': rank_states,
-        'options': {flag: getattr(opt, flag) for flag in ARCHITECTURE_FLAGS},
+        'options': {flag: getattr(opt, flag) for flag in ARCHITECTURE_FLAGS if hasattr(opt, flag)},
         'speed': {flag: getattr(opt, flag) for flag in SPEED_FLAGS},
     }
     atomic_save(state, state_path(model.save_dir, label))
