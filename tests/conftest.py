@@ -106,3 +106,39 @@ def vgg19_cache(tmp_path_factory) -> str:
              for key, value in network.state_dict().items()}
     torch.save(state, folder / os.path.basename(VGG19_Weights.IMAGENET1K_V1.url))
     return str(home)
+
+
+HD_TINY_NET = ['--model', 'pix2pixhd', '--netG', 'global', '--ngf', '8', '--ndf', '8', '--n_downsample_global', '2',
+               '--n_blocks_global', '1', '--n_blocks_local', '1', '--load_size', '32', '--crop_size', '32', '--no_vgg_loss']
+
+
+def build_labeled_model(checkpoints_dir, *args: str, setup: bool = True):
+    """The --model pix2pixhd model train.py builds for label-map data (--dataset_mode labeled), with tiny networks
+    unless overridden; parsed under an image dataset mode, so it needs no labeled dataset class."""
+    from models import create_model
+    from options.train_options import TrainOptions
+
+    opt = TrainOptions().parse(['--dataroot', 'unused', '--checkpoints_dir', str(checkpoints_dir), *TINY_NET_FLAGS,
+                                *HD_TINY_NET, '--dataset_mode', 'aligned', *args])
+    opt.dataset_mode = 'labeled'
+    torch.manual_seed(0)
+    model = create_model(opt)
+    if setup:
+        model.setup(opt)
+    return model
+
+
+def label_batch(model, seed: int = 0) -> dict:
+    """A labeled batch as data/labeled_dataset.py gives it: label IDs in 8x8 blocks, instance IDs, target photos."""
+    opt = model.opt
+    generator = torch.Generator().manual_seed(seed)
+    side = opt.crop_size
+
+    def blocks(high: int) -> torch.Tensor:
+        coarse = torch.randint(0, high, (opt.batch_size, 1, side // 8, side // 8), generator=generator)
+        return coarse.repeat_interleave(8, 2).repeat_interleave(8, 3).float()
+
+    batch = {'label': blocks(opt.label_nc), 'inst': blocks(1000),
+             'image': torch.rand(opt.batch_size, opt.output_nc, side, side, generator=generator) * 2 - 1,
+             'path': [f'label_{i}.png' for i in range(opt.batch_size)]}
+    return batch
