@@ -109,17 +109,18 @@ def vgg19_cache(tmp_path_factory) -> str:
 
 
 HD_TINY_NET = ['--model', 'pix2pixhd', '--netG', 'global', '--ngf', '8', '--ndf', '8', '--n_downsample_global', '2',
-               '--n_blocks_global', '1', '--n_blocks_local', '1', '--load_size', '32', '--crop_size', '32', '--no_vgg_loss']
+               '--n_blocks_global', '1', '--n_blocks_local', '1', '--load_size', '32', '--crop_size', '32']
 
 
-def build_labeled_model(checkpoints_dir, *args: str, setup: bool = True):
+def build_labeled_model(checkpoints_dir, *args: str, setup: bool = True, vgg: bool = False):
     """The --model pix2pixhd model train.py builds for label-map data (--dataset_mode labeled), with tiny networks
-    unless overridden; parsed under an image dataset mode, so it needs no labeled dataset class."""
+    unless overridden and without the VGG loss unless `vgg`; parsed under an image dataset mode, so it needs no
+    labeled dataset class."""
     from models import create_model
     from options.train_options import TrainOptions
 
     opt = TrainOptions().parse(['--dataroot', 'unused', '--checkpoints_dir', str(checkpoints_dir), *TINY_NET_FLAGS,
-                                *HD_TINY_NET, '--dataset_mode', 'aligned', *args])
+                                *HD_TINY_NET, *([] if vgg else ['--no_vgg_loss']), '--dataset_mode', 'aligned', *args])
     opt.dataset_mode = 'labeled'
     torch.manual_seed(0)
     model = create_model(opt)
