@@ -91,6 +91,16 @@ def test_niter_fix_global_trains_only_the_local_enhancer_at_first(tmp_path):
     assert any(not torch.equal(start[key], value) for key, value in model.netG.state_dict().items() if key.startswith('model.'))
 
 
+def test_the_epoch_niter_fix_global_counts_survives_a_resume(tmp_path):
+    model = build_labeled_model(tmp_path, '--label_nc', '4', '--netG', 'local', '--ngf', '4', '--niter_fix_global', '1')
+    model.update_learning_rate()
+    resumed = build_labeled_model(tmp_path, '--label_nc', '4', '--netG', 'local', '--ngf', '4', '--niter_fix_global', '1')
+    resumed.load_training_state(model.training_state())
+    start = {key: value.clone() for key, value in resumed.netG.state_dict().items() if key.startswith('model.')}
+    one_step(resumed)
+    assert any(not torch.equal(start[key], resumed.netG.state_dict()[key]) for key in start)
+
+
 def test_niter_fix_global_needs_a_local_generator(tmp_path):
     with pytest.raises(UserError, match='--niter_fix_global 2 trains only the local enhancer'):
         build_labeled_model(tmp_path, '--label_nc', '4', '--niter_fix_global', '2', setup=False)
