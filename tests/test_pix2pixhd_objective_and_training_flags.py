@@ -154,3 +154,9 @@ def test_no_lsgan_picks_the_vanilla_loss(tmp_path):
     logits = model.netD(torch.cat((model.input_label, model.fake_B.detach()), 1))
     expected = sum(F.binary_cross_entropy_with_logits(scale[-1], torch.ones_like(scale[-1])) for scale in logits)
     torch.testing.assert_close(model.criterionGAN(logits, True), expected)
+
+
+def test_amp_and_channels_last_step_is_finite(tmp_path):
+    model = one_step(build_labeled_model(tmp_path, '--label_nc', '4', '--amp', '--channels_last'))
+    assert model.fake_B.dtype == (model.amp_dtype or torch.float32)
+    assert all(torch.isfinite(torch.tensor(loss)) for loss in model.get_current_losses().values())

@@ -3,10 +3,14 @@
 import json
 
 import numpy as np
+import torch
 from PIL import Image
 
-from conftest import run_in_process
+from conftest import build_labeled_model, label_batch, run_in_process
+from models.label_maps import encode_input
+from models.translator import Translator
 from tiny_runs import IMAGE_SIDE, make_aligned_dataset, run_script
+from util.image_io import to_array
 
 HD_FLAGS = ['--model', 'pix2pixhd', '--dataset_mode', 'aligned', '--label_nc', '0', '--no_vgg_loss', '--netG', 'global',
             '--ngf', '8', '--ndf', '8', '--n_downsample_global', '2', '--n_blocks_global', '1', '--num_D', '2',
@@ -33,3 +37,29 @@ def test_train_test_and_predict(tmp_path):
                    '--input', str(odd), str(data / 'test' / '0.png'), '--output', str(tmp_path / 'out'))
     assert Image.open(tmp_path / 'out' / 'odd.png').size == (45, 29)
     assert Image.open(tmp_path / 'out' / '0.png').size == (2 * IMAGE_SIDE, IMAGE_SIDE)
+
+
+def test_label_map_generator_rebuilt_from_its_record_translates_label_pngs(tmp_path):
+    model = build_labeled_model(tmp_path, '--name', 'labels', '--label_nc', '5', '--n_blocks_global', '2')
+    model.set_input(label_batch(model))
+    model.optimize_parameters()
+    model.save_networks('latest')
+    ids = np.random.default_rng(1).integers(0, 5, (6, 10)).repeat(4, 0).repeat(4, 1).astype(np.uint8)
+    Image.fromarray(ids).save(tmp_path / 'label.png')
+
+    translator = Translator.from_checkpoint(str(tmp_path / 'labels'))  # train_opt.txt: --label_nc 5, instances, 2 blocks
+    assert translator.input_nc == 1 and translator.generator_input_nc == 6
+    labels = torch.from_numpy(ids).float()[None, None]
+    with torch.no_grad():
+        expected = model.netG.eval()(encode_input(labels, labels, 5, ['label.png']))
+    photo = translator(Image.open(tmp_path / 'label.png'))
+    assert photo.size == (40, 24) and photo.mode == 'RGB'
+    assert np.abs(np.asarray(photo).astype(int) - to_array(expected[0]).astype(int)).max() <= 1
+
+    run_in_process('predict.py', '--name', 'labels', '--checkpoints_dir', str(tmp_path), '--gpu_ids', '-1',
+                   '--input', str(tmp_path / 'label.png'), '--output', str(tmp_path / 'out'))
+    assert np.array_equal(np.asarray(Image.open(tmp_path / 'out' / 'label.png')), np.asarray(photo))
+    Image.fromarray(np.where(ids == 4, 9, ids).astype(np.uint8)).save(tmp_path / 'bad.png')
+    bad = run_in_process('predict.py', '--name', 'labels', '--checkpoints_dir', str(tmp_path), '--gpu_ids', '-1',
+                         '--input', str(tmp_path / 'bad.png'), '--output', str(tmp_path / 'out'), check=False)
+    assert bad.returncode == 2 and 'bad.png' in bad.stderr and 'label ID 9' in bad.stderr and bad.stderr.count('\n') == 1
