@@ -93,3 +93,13 @@ def test_synthetic_batch_for_fast_is_a_label_map_step(tmp_path):
     model.set_input(batch)
     model.optimize_parameters()
     assert model.fake_B.shape == (1, 3, 32, 32)
+
+
+def test_two_local_enhancers_double_the_resolution_twice():
+    net = networks.define_G(3, 3, 2, 'local', 'instance', n_downsample_global=1, n_blocks_global=1, n_local_enhancers=2,
+                            n_blocks_local=1)
+    state = net.state_dict()
+    assert {key.split('.')[0] for key in state} == {'model', 'model1_1', 'model1_2', 'model2_1', 'model2_2'}
+    assert state['model.1.weight'].shape == (8, 3, 7, 7)  # the global part at ngf * 2 ** 2
+    assert networks.generator_size_multiple('local', n_downsample_global=1, n_local_enhancers=2) == 8
+    assert net(torch.randn(1, 3, 16, 24)).shape == (1, 3, 16, 24)
