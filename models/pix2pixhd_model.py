@@ -66,9 +66,9 @@ class Pix2PixHDModel(BaseModel):
             opt.no_instance = True
 
     def define_training(self, opt, input_nc: int) -> None:
-        networks.choose('GAN objective', '--gan_mode', 'vanilla' if opt.no_lsgan else opt.gan_mode, ('lsgan', 'vanilla'))
         if opt.no_lsgan:
             opt.gan_mode = 'vanilla'
+        networks.choose('GAN objective of --model pix2pixhd', '--gan_mode', opt.gan_mode, ('lsgan', 'vanilla'))
         self.use_feature_matching = not opt.no_ganFeat_loss
         self.use_vgg = not opt.no_vgg_loss
         if self.use_feature_matching and opt.netD != 'multiscale':

@@ -138,16 +138,20 @@ class Translator:
         """NxCxHxW in [-1, 1] (or Nx1xHxW label IDs for a label-map generator) to NxC'xHxW in [-1, 1], float32 on the
         CPU. A generator with instance edges takes them from `instances`, else from the label map's own boundaries."""
         batch = batch.to(self.device)
-        if self.uses_instances:
-            if instances is None and not self.label_nc:
-                raise UserError('this generator was trained on images with instance edges (--label_nc 0 without '
-                                '--no_instance) and needs an instance map beside each image; pass `instances`')
-            instances = (batch if instances is None else instances).to(self.device)
-        encoded = encode_input(batch, instances if self.uses_instances else None, self.label_nc,
+        encoded = encode_input(batch, self.instance_maps(batch, instances), self.label_nc,
                                sources or ['the input label map'] * len(batch))
         with torch.no_grad(), torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             output = networks.run_at_any_size(self.net, encoded, self.size_multiple)
         return output.float().cpu()
+
+    def instance_maps(self, batch: torch.Tensor, instances: torch.Tensor | None) -> torch.Tensor | None:
+        """The maps the instance edges come from: `instances`, else a label map's own; None without instance edges."""
+        if not self.uses_instances:
+            return None
+        if instances is None and not self.label_nc:
+            raise UserError('this generator also takes the edges of an instance map (trained with --label_nc 0 without '
+                            '--no_instance): pass the maps to Translator.translate(batch, instances); predict.py reads none')
+        return (batch if instances is None else instances).to(self.device)
 
     def __call__(self, image: DeepOrPil) -> DeepOrPil:
         """A PIL image (any mode) to a PIL image; a CxHxW tensor in [0, 1] (e.g. 16-bit data) to one in [0, 1].
