@@ -9,20 +9,19 @@ from util.errors import UserError
 LABEL_MODES = ('L', 'P', 'I', 'I;16', 'I;16B', 'I;16L')
 
 
-def read_label_ids(path: str) -> torch.Tensor:
-    """A one-channel PNG of label IDs (8 or 16 bit, or palette indices) as a 1xHxW float tensor of the IDs."""
+def read_label_ids(path: str, kind: str = 'label map') -> torch.Tensor:
+    """A one-channel PNG of label (or instance) IDs, 8 or 16 bit or palette indices, as a 1xHxW float tensor of the IDs."""
     try:
         with Image.open(path) as image:
-            return label_ids_of(image, path)
+            return label_ids_of(image, f'{kind} {path}')
     except (OSError, SyntaxError, ValueError) as err:
-        raise UserError(f'label map {path} cannot be read ({type(err).__name__}); check the file') from err
+        raise UserError(f'{kind} {path} cannot be read ({type(err).__name__}); check the file') from err
 
 
 def label_ids_of(image: Image.Image, source: str) -> torch.Tensor:
     """A PIL label image's raw IDs (never a palette's colours) as a 1xHxW float tensor; `source` names it in errors."""
     if image.mode not in LABEL_MODES:
-        raise UserError(f'label map {source} is a {image.mode} image; a label map is a one-channel PNG of '
-                        'label IDs (0 to --label_nc - 1)')
+        raise UserError(f'{source} is a {image.mode} image; it must be a one-channel PNG of IDs')
     return torch.from_numpy(np.asarray(image).astype(np.int64)).float()[None]
 
 

@@ -59,6 +59,17 @@ def test_label_map_generator_rebuilt_from_its_record_translates_label_pngs(tmp_p
     run_in_process('predict.py', '--name', 'labels', '--checkpoints_dir', str(tmp_path), '--gpu_ids', '-1',
                    '--input', str(tmp_path / 'label.png'), '--output', str(tmp_path / 'out'))
     assert np.array_equal(np.asarray(Image.open(tmp_path / 'out' / 'label.png')), np.asarray(photo))
+
+    instances = (np.arange(40)[None, :].repeat(24, 0) // 5 * 1000).astype(np.uint16)  # 16-bit IDs, vertical stripes
+    (tmp_path / 'inst').mkdir()
+    Image.fromarray(instances).save(tmp_path / 'inst' / 'label.png')
+    with torch.no_grad():
+        expected = model.netG(encode_input(labels, torch.from_numpy(instances.astype(np.float32))[None, None], 5, ['label.png']))
+    run_in_process('predict.py', '--name', 'labels', '--checkpoints_dir', str(tmp_path), '--gpu_ids', '-1', '--overwrite',
+                   '--input', str(tmp_path / 'label.png'), '--instances', str(tmp_path / 'inst'), '--output', str(tmp_path / 'out'))
+    with_instances = np.asarray(Image.open(tmp_path / 'out' / 'label.png')).astype(int)
+    assert np.abs(with_instances - to_array(expected[0]).astype(int)).max() <= 1
+    assert not np.array_equal(with_instances, np.asarray(photo))
     Image.fromarray(np.where(ids == 4, 9, ids).astype(np.uint8)).save(tmp_path / 'bad.png')
     bad = run_in_process('predict.py', '--name', 'labels', '--checkpoints_dir', str(tmp_path), '--gpu_ids', '-1',
                          '--input', str(tmp_path / 'bad.png'), '--output', str(tmp_path / 'out'), check=False)
