@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.models import VGG19_Weights, vgg19
 
-from conftest import build_labeled_model, label_batch
+from conftest import build_labeled_model, build_model, label_batch
 from models import label_maps, networks
 from util.checkpoint import atomic_save
 from util.errors import UserError
@@ -160,3 +160,19 @@ def test_amp_and_channels_last_step_is_finite(tmp_path):
     model = one_step(build_labeled_model(tmp_path, '--label_nc', '4', '--amp', '--channels_last'))
     assert model.fake_B.dtype == (model.amp_dtype or torch.float32)
     assert all(torch.isfinite(torch.tensor(loss)) for loss in model.get_current_losses().values())
+
+
+def test_test_time_label_maps_without_photos_give_two_visuals(tmp_path):
+    model = build_labeled_model(tmp_path, '--label_nc', '4', setup=False)
+    batch = label_batch(model)
+    del batch['image']
+    model.set_input(batch)
+    model.test()
+    assert list(model.get_current_visuals()) == ['real_A', 'fake_B']
+    colours = model.real_A[0].flatten(1).unique(dim=1).shape[1]
+    assert colours == batch['label'].unique().numel()  # one colour per class present
+
+
+def test_aligned_data_with_label_classes_is_one_line_saying_label_nc_0(tmp_path):
+    with pytest.raises(UserError, match='add --label_nc 0'):
+        build_model(tmp_path, '--model', 'pix2pixhd', '--dataset_mode', 'aligned', '--no_vgg_loss', setup=False)
