@@ -74,3 +74,16 @@ def test_label_map_generator_rebuilt_from_its_record_translates_label_pngs(tmp_p
     bad = run_in_process('predict.py', '--name', 'labels', '--checkpoints_dir', str(tmp_path), '--gpu_ids', '-1',
                          '--input', str(tmp_path / 'bad.png'), '--output', str(tmp_path / 'out'), check=False)
     assert bad.returncode == 2 and 'bad.png' in bad.stderr and 'label ID 9' in bad.stderr and bad.stderr.count('\n') == 1
+
+
+def test_export_of_a_label_map_generator_takes_one_hot_and_edges(tmp_path):
+    import export
+
+    model = build_labeled_model(tmp_path, '--name', 'labels', '--label_nc', '5')
+    model.save_networks('latest')
+    paths = export.export_generator(export.make_parser().parse_args(['--name', 'labels', '--checkpoints_dir', str(tmp_path),
+                                                                     '--crop_size', '32', '--out_dir', str(tmp_path / 'out')]))
+    labels = torch.randint(0, 5, (1, 1, 32, 32)).float()
+    encoded = encode_input(labels, labels, 5, ['x'])  # 5 one-hot channels and the edges
+    with torch.no_grad():
+        torch.testing.assert_close(torch.jit.load(paths[0])(encoded), Translator.from_checkpoint(str(tmp_path / 'labels')).translate(labels))
