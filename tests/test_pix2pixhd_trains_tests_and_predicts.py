@@ -24,8 +24,9 @@ def test_train_test_and_predict(tmp_path):
     trained = run_script('train.py', [*common, *HD_FLAGS, '--n_epochs', '1', '--n_epochs_decay', '0'], tmp_path)
     assert 'G_GAN_Feat' in trained.stdout and 'G_VGG' not in trained.stdout
 
-    tested = run_script('test.py', [*common, '--model', 'pix2pixhd', '--dataset_mode', 'aligned', '--gpu_ids', '-1',
-                                    '--load_size', str(IMAGE_SIDE), '--crop_size', str(IMAGE_SIDE), '--results_dir', str(tmp_path / 'results')], tmp_path)
+    sizes = ['--load_size', str(IMAGE_SIDE), '--crop_size', str(IMAGE_SIDE)]
+    tested = run_script('test.py', [*common, '--model', 'pix2pixhd', '--dataset_mode', 'aligned', '--gpu_ids', '-1', *sizes,
+                                    '--results_dir', str(tmp_path / 'results')], tmp_path)
     assert '--n_downsample_global 2' in tested.stdout and '--label_nc 0' in tested.stdout
     page = tmp_path / 'results' / 'hd' / 'test_latest'
     assert Image.open(page / 'images' / '0_fake_B.png').size == (IMAGE_SIDE, IMAGE_SIDE)
@@ -85,5 +86,6 @@ def test_export_of_a_label_map_generator_takes_one_hot_and_edges(tmp_path):
                                                                      '--crop_size', '32', '--out_dir', str(tmp_path / 'out')]))
     labels = torch.randint(0, 5, (1, 1, 32, 32)).float()
     encoded = encode_input(labels, labels, 5, ['x'])  # 5 one-hot channels and the edges
+    translator = Translator.from_checkpoint(str(tmp_path / 'labels'))
     with torch.no_grad():
-        torch.testing.assert_close(torch.jit.load(paths[0])(encoded), Translator.from_checkpoint(str(tmp_path / 'labels')).translate(labels))
+        torch.testing.assert_close(torch.jit.load(paths[0])(encoded), translator.translate(labels))
