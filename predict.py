@@ -40,6 +40,9 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument('--aligned_input', action='store_true',
                         help='inputs are A|B side by side (as in datasets); translate the half --direction starts from')
     parser.add_argument('--overwrite', action='store_true', help='replace outputs that already exist (default: skip them)')
+    parser.add_argument('--instances', type=str, default=None,
+                        help='folder of instance-ID PNGs named as the inputs, for a generator with instance edges; '
+                             'default: the edges of the label maps themselves')
     parser.add_argument('--fast', action='store_true', help='time the speed settings on the first batch and keep the fastest')
     parser.add_argument('--amp', action='store_true', help='mixed precision where the device computes it natively')
     parser.add_argument('--channels_last', action='store_true', help='channels-last memory format')
@@ -97,6 +100,21 @@ def load_input(path: str, translator: Translator, aligned: bool) -> tuple[torch.
     return to_tensor(image) * 2 - 1, is_deep(image)
 
 
+def load_instances(paths: list[str], folder: str | None, translator: Translator) -> torch.Tensor | None:
+    """The instance maps <folder>/<input name>.png of a batch, for a generator with instance edges; None otherwise."""
+    if folder is None or not translator.uses_instances:
+        return None
+    maps = []
+    for path in paths:
+        instance_path = os.path.join(folder, os.path.splitext(os.path.basename(path))[0] + '.png')
+        if not os.path.isfile(instance_path):
+            raise UserError(f'--instances {folder}: no instance map {instance_path} for {path}')
+        maps.append(read_label_ids(instance_path, 'instance map'))
+        if maps[-1].shape[1:] != input_size(path, False)[::-1]:
+            raise UserError(f'instance map {instance_path} is not the size of {path}; give maps of the same size')
+    return torch.stack(maps)
+
+
 def batches_by_size(paths: list[str], aligned: bool, batch_size: int) -> list[list[str]]:
     """Images of one size together, `batch_size` at a time, in input order within each size."""
     groups: dict[tuple[int, int], list[str]] = defaultdict(list)
@@ -117,8 +135,8 @@ def main() -> None:
     translator = Translator.from_checkpoint(os.path.join(opt.checkpoints_dir, opt.name), opt.epoch,
                                             parse_gpu_ids(opt.gpu_ids), **architecture_overrides(opt))
     batches = batches_by_size(todo, opt.aligned_input, opt.batch_size)
-    if translator.label_nc and translator.uses_instances:
-        print('note: the instance edges are taken from the label maps\' own class boundaries (no instance maps are read)')
+    if translator.uses_instances and opt.instances is None and translator.label_nc:
+        print('note: no --instances folder: the instance edges are the label maps\' own class boundaries')
     if opt.fast and batches:
         example = torch.stack([load_input(path, translator, opt.aligned_input)[0] for path in batches[0]])
         print(translator.choose_speed(example))
@@ -127,7 +145,8 @@ def main() -> None:
     with tqdm(total=len(todo), desc='translating', unit='image', disable=None) as bar:
         for batch_paths in batches:
             inputs = [load_input(path, translator, opt.aligned_input) for path in batch_paths]
-            outputs = translator.translate(torch.stack([tensor for tensor, _ in inputs]), sources=batch_paths)
+            outputs = translator.translate(torch.stack([tensor for tensor, _ in inputs]),
+                                           load_instances(batch_paths, opt.instances, translator), batch_paths)
             for path, (_, deep), output in zip(batch_paths, inputs, outputs):
                 write_output(output, pairs[path], deep)
                 bar.update()
