@@ -53,7 +53,7 @@ def export_generator(opt: argparse.Namespace) -> list[str]:
     """Write the TorchScript file and, where onnx is installed, the ONNX file; return their paths."""
     folder = checkpoint.experiment_dir(opt)
     translator = Translator.from_checkpoint(folder, opt.epoch, **architecture_overrides(opt))
-    example = torch.randn(1, translator.input_nc, opt.crop_size, opt.crop_size)
+    example = torch.randn(1, translator.generator_input_nc, opt.crop_size, opt.crop_size)
     out_dir = opt.out_dir or folder
     os.makedirs(out_dir, exist_ok=True)
     stem = os.path.join(out_dir, f'{opt.epoch}_net_G')

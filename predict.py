@@ -5,6 +5,7 @@ Example:
 Each image is reflect-padded to the sides the generator needs and the output cropped back: nothing is resized.
 Outputs are PNG files named after the inputs (TIFF inputs give TIFF), 16-bit where the input was 16-bit.
 A colorization checkpoint takes grey (or colour) images and writes colour photos that keep each input's lightness.
+A label-map generator (--model pix2pixhd with --label_nc N) takes one-channel PNGs of label IDs.
 """
 import argparse
 import glob
@@ -18,6 +19,7 @@ from tqdm import tqdm
 
 from data.base_dataset import image_size, split_halves
 from data.image_folder import IMG_EXTENSIONS, is_image_file
+from models.label_maps import read_label_ids
 from models.speed import SpeedSettings, add_speed_flags
 from models.translator import Translator
 from options.base_options import parse_gpu_ids
@@ -41,6 +43,9 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument('--aligned_input', action='store_true',
                         help='inputs are A|B side by side (as in datasets); translate the half --direction starts from')
     parser.add_argument('--overwrite', action='store_true', help='replace outputs that already exist (default: skip them)')
+    parser.add_argument('--instances', type=str, default=None,
+                        help='folder of instance-ID PNGs named as the inputs, for a generator with instance edges; '
+                             'default: the edges of the label maps themselves')
     add_speed_flags(parser, inference_only=True)
     add_architecture_overrides(parser)
     return parser
@@ -83,12 +88,32 @@ def input_size(path: str, aligned: bool) -> tuple[int, int]:
 
 
 def load_input(path: str, translator: Translator, aligned: bool) -> tuple[torch.Tensor, bool]:
-    """The generator's input in [-1, 1] (for colorization the image's lightness) and whether the file was deeper than 8 bits."""
+    """The generator's input in [-1, 1] (for colorization the image's lightness; label IDs for a label-map
+    generator) and whether the file was deeper than 8 bits."""
+    if translator.label_nc:
+        if aligned:
+            raise UserError('--aligned_input: this generator takes label maps (one-channel PNGs of label IDs), not A|B pairs')
+        return read_label_ids(path), False
     image = read_image(path)
     if aligned:
         halves = split_halves(image)
         image = halves[0] if translator.architecture['direction'] == 'AtoB' else halves[1]
     return translator.prepare(image, path), is_deep(image)
+
+
+def load_instances(paths: list[str], folder: str | None, translator: Translator) -> torch.Tensor | None:
+    """The instance maps <folder>/<input name>.png of a batch, for a generator with instance edges; None otherwise."""
+    if folder is None or not translator.uses_instances:
+        return None
+    maps = []
+    for path in paths:
+        instance_path = os.path.join(folder, os.path.splitext(os.path.basename(path))[0] + '.png')
+        if not os.path.isfile(instance_path):
+            raise UserError(f'--instances {folder}: no instance map {instance_path} for {path}')
+        maps.append(read_label_ids(instance_path, 'instance map'))
+        if maps[-1].shape[1:] != input_size(path, False)[::-1]:
+            raise UserError(f'instance map {instance_path} is not the size of {path}; give maps of the same size')
+    return torch.stack(maps)
 
 
 def batches_by_size(paths: list[str], aligned: bool, batch_size: int) -> list[list[str]]:
@@ -111,13 +136,16 @@ def main() -> None:
     translator = Translator.from_checkpoint(checkpoint.experiment_dir(opt), opt.epoch,
                                             parse_gpu_ids(opt.gpu_ids), **architecture_overrides(opt))
     batches = batches_by_size(todo, opt.aligned_input, opt.batch_size)
+    if translator.uses_instances and opt.instances is None and translator.label_nc:
+        print('note: no --instances folder: the instance edges are the label maps\' own class boundaries')
     fast = opt.fast and bool(batches)
     example = torch.stack([load_input(path, translator, opt.aligned_input)[0] for path in batches[0]]) if fast else None
     translator.choose_speed(SpeedSettings.from_opt(opt), fast, example)
     with tqdm(total=len(todo), desc='translating', unit='image', disable=None) as bar:
         for batch_paths in batches:
             inputs = [load_input(path, translator, opt.aligned_input) for path in batch_paths]
-            outputs = translator.translate_images(torch.stack([tensor for tensor, _ in inputs]))
+            outputs = translator.translate_images(torch.stack([tensor for tensor, _ in inputs]),
+                                                  load_instances(batch_paths, opt.instances, translator), batch_paths)
             for path, (_, deep), output in zip(batch_paths, inputs, outputs):
                 write_output(output, pairs[path], deep)
                 bar.update()

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from data import create_dataset
 from models import create_model
-from models.networks import generator_size_multiple
+from models.networks import size_multiple_of
 from options.train_options import TrainOptions
 from training import state
 from training.epoch import end_epoch
@@ -33,7 +33,7 @@ def main() -> None:
     opt = options.parse()
     distributed.init_distributed(opt.gpu_ids)
     seed_everything(opt.seed, distributed.get_rank())
-    check_training_setup(opt, generator_size_multiple(opt.netG))
+    check_training_setup(opt, size_multiple_of(opt))
     if distributed.is_main_process():
         checkpoint.remove_stale_temporaries(checkpoint.experiment_dir(opt))
     dataset = create_dataset(opt)

@@ -1,8 +1,11 @@
 """The registry of generators, discriminators, GAN losses, norms, initializations and LR schedulers.
 
-Module structure follows the reference repository exactly, so state_dict keys and shapes match.
+Module structure follows the reference repositories exactly (junyanz/pytorch-CycleGAN-and-pix2pix for the U-Nets,
+ResNets and PatchGANs; NVIDIA/pix2pixHD for global, local and multiscale), so state_dict keys and shapes match.
 """
 import functools
+import os
+import pickle
 from typing import Callable
 
 import torch
@@ -10,6 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn import init
 from torch.optim import lr_scheduler
+from torchvision.models import VGG19_Weights, vgg19
 
 from util.errors import UserError
 
@@ -109,14 +113,34 @@ def init_net(net: nn.Module, init_type: str = 'normal', init_gain: float = 0.02,
     return net
 
 
-GENERATORS = ('unet_256', 'unet_128', 'resnet_9blocks', 'resnet_6blocks')
+HD_GENERATORS = ('global', 'local')
+GENERATORS = ('unet_256', 'unet_128', 'resnet_9blocks', 'resnet_6blocks', *HD_GENERATORS)
 SIZE_MULTIPLES = {'unet_256': 256, 'unet_128': 128, 'resnet_9blocks': 4, 'resnet_6blocks': 4}
 
 
-def generator_size_multiple(netG: str) -> int:
-    """Image sides `netG` maps exactly: 2 ** downsamplings (8 for unet_256, 7 for unet_128, 2 for the resnets)."""
+def generator_size_multiple(netG: str, n_downsample_global: int = 4, n_local_enhancers: int = 1) -> int:
+    """Image sides `netG` maps exactly: 2 ** downsamplings (8 for unet_256, 7 for unet_128, 2 for the resnets,
+    n_downsample_global for global, n_downsample_global + n_local_enhancers for local)."""
     choose('generator', '--netG', netG, GENERATORS)
+    if netG == 'global':
+        return 2 ** n_downsample_global
+    if netG == 'local':
+        return 2 ** (n_downsample_global + n_local_enhancers)
     return SIZE_MULTIPLES[netG]
+
+
+HD_GENERATOR_FLAGS = ('n_downsample_global', 'n_blocks_global', 'n_local_enhancers', 'n_blocks_local')
+
+
+def hd_generator_options(opt) -> dict[str, int]:
+    """The values of HD_GENERATOR_FLAGS in `opt` (a namespace or a dict), for define_G."""
+    values = opt if isinstance(opt, dict) else vars(opt)
+    return {flag: values[flag] for flag in HD_GENERATOR_FLAGS}
+
+
+def size_multiple_of(opt) -> int:
+    """generator_size_multiple for the generator the flags in `opt` describe."""
+    return generator_size_multiple(opt.netG, opt.n_downsample_global, opt.n_local_enhancers)
 
 
 def reflect_pad(x: torch.Tensor, left: int, right: int, top: int, bottom: int) -> torch.Tensor:
@@ -141,15 +165,22 @@ def run_at_any_size(net: nn.Module, x: torch.Tensor, multiple: int) -> torch.Ten
     top, left = pad_h // 2, pad_w // 2
     out = net(reflect_pad(x, left, pad_w - left, top, pad_h - top))
     return out[..., top:top + h, left:left + w]
-DISCRIMINATORS = ('basic', 'n_layers', 'pixel')
+DISCRIMINATORS = ('basic', 'n_layers', 'pixel', 'multiscale')
 
 
 def define_G(input_nc: int, output_nc: int, ngf: int, netG: str, norm: str = 'batch', use_dropout: bool = False,
-             init_type: str = 'normal', init_gain: float = 0.02, device: torch.device | None = None) -> nn.Module:
-    """Build the generator named `netG`."""
+             init_type: str = 'normal', init_gain: float = 0.02, device: torch.device | None = None,
+             n_downsample_global: int = 4, n_blocks_global: int = 9, n_local_enhancers: int = 1,
+             n_blocks_local: int = 3) -> nn.Module:
+    """Build the generator named `netG`; the n_* arguments shape pix2pixHD's global and local generators."""
     choose('generator', '--netG', netG, GENERATORS)
     norm_layer = get_norm_layer(norm)
-    if netG.startswith('resnet'):
+    if netG == 'global':
+        net = GlobalGenerator(input_nc, output_nc, ngf, n_downsample_global, n_blocks_global, norm_layer, use_dropout)
+    elif netG == 'local':
+        net = LocalEnhancer(input_nc, output_nc, ngf, n_downsample_global, n_blocks_global, n_local_enhancers,
+                            n_blocks_local, norm_layer, use_dropout)
+    elif netG.startswith('resnet'):
         n_blocks = 9 if netG == 'resnet_9blocks' else 6
         net = ResnetGenerator(input_nc, output_nc, ngf, norm_layer, use_dropout, n_blocks)
     else:
@@ -159,15 +190,27 @@ def define_G(input_nc: int, output_nc: int, ngf: int, netG: str, norm: str = 'ba
 
 
 def define_D(input_nc: int, ndf: int, netD: str, n_layers_D: int = 3, norm: str = 'batch',
-             init_type: str = 'normal', init_gain: float = 0.02, device: torch.device | None = None) -> nn.Module:
-    """Build the discriminator named `netD`: basic (70x70 PatchGAN), n_layers or pixel (1x1 PatchGAN)."""
+             init_type: str = 'normal', init_gain: float = 0.02, device: torch.device | None = None,
+             num_D: int = 2, intermediate_features: bool = True) -> nn.Module:
+    """Build the discriminator named `netD`: basic (70x70 PatchGAN), n_layers, pixel (1x1 PatchGAN), or multiscale
+    (pix2pixHD's num_D PatchGANs of n_layers_D layers on successively halved images; with intermediate_features,
+    each stage is a module of its own and every stage's output is returned, for feature matching)."""
     choose('discriminator', '--netD', netD, DISCRIMINATORS)
     norm_layer = get_norm_layer(norm)
     if netD == 'pixel':
         net = PixelDiscriminator(input_nc, ndf, norm_layer)
+    elif netD == 'multiscale':
+        if num_D < 1:
+            raise UserError(f'--num_D {num_D}: a multiscale discriminator needs at least one scale')
+        net = MultiscaleDiscriminator(input_nc, ndf, n_layers_D, norm_layer, num_D, intermediate_features)
     else:
         net = NLayerDiscriminator(input_nc, ndf, 3 if netD == 'basic' else n_layers_D, norm_layer)
     return init_net(net, init_type, init_gain, device)
+
+
+def final_outputs(prediction: torch.Tensor | list[list[torch.Tensor]]) -> list[torch.Tensor]:
+    """D's decisions: the tensor itself, or the last output of each scale of a multiscale D."""
+    return [scale[-1] for scale in prediction] if isinstance(prediction, list) else [prediction]
 
 
 GAN_MODES = ('vanilla', 'lsgan', 'wgangp')
@@ -188,7 +231,11 @@ class GANLoss(nn.Module):
         label = self.real_label if target_is_real else self.fake_label
         return label.to(prediction.dtype).expand_as(prediction)
 
-    def __call__(self, prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
+    def __call__(self, prediction: torch.Tensor | list[list[torch.Tensor]], target_is_real: bool) -> torch.Tensor:
+        """The loss on D's output; for a multiscale D, the sum over its scales (as pix2pixHD)."""
+        return sum(self.single_loss(output, target_is_real) for output in final_outputs(prediction))
+
+    def single_loss(self, prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
         if self.gan_mode == 'wgangp':
             return -prediction.mean() if target_is_real else prediction.mean()
         return self.loss(prediction, self.get_target_tensor(prediction, target_is_real))
@@ -209,8 +256,8 @@ def cal_gradient_penalty(netD: nn.Module, real_data: torch.Tensor, fake_data: to
     else:
         raise UserError(f'gradient penalty type {type!r}: choose real, fake or mixed')
     points = points.detach().requires_grad_(True)
-    outputs = netD(points)
-    gradients = torch.autograd.grad(outputs=outputs, inputs=points, grad_outputs=torch.ones_like(outputs),
+    outputs = final_outputs(netD(points))
+    gradients = torch.autograd.grad(outputs=outputs, inputs=points, grad_outputs=[torch.ones_like(out) for out in outputs],
                                     create_graph=True, retain_graph=True, only_inputs=True)[0]
     gradients = gradients.reshape(real_data.size(0), -1)
     penalty = (((gradients + 1e-16).norm(2, dim=1) - constant) ** 2).mean() * lambda_gp
@@ -360,3 +407,180 @@ class PixelDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+
+class GlobalGenerator(nn.Module):
+    """pix2pixHD's global generator: a 7x7 conv, n_downsampling stride-2 convs, n_blocks residual blocks, as many
+    transposed convs and a 7x7 conv to the output; every conv has a bias, whatever the norm (as in pix2pixHD)."""
+
+    def __init__(self, input_nc: int, output_nc: int, ngf: int = 64, n_downsampling: int = 4, n_blocks: int = 9,
+                 norm_layer=nn.InstanceNorm2d, use_dropout: bool = False):
+        super().__init__()
+        if n_blocks < 0 or n_downsampling < 0:
+            raise UserError(f'--n_downsample_global {n_downsampling}, --n_blocks_global {n_blocks}: must be 0 or more')
+        layers = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, kernel_size=7, padding=0), norm_layer(ngf), nn.ReLU(True)]
+        for i in range(n_downsampling):
+            channels = ngf * 2 ** i
+            layers += [nn.Conv2d(channels, channels * 2, kernel_size=3, stride=2, padding=1),
+                       norm_layer(channels * 2), nn.ReLU(True)]
+        channels = ngf * 2 ** n_downsampling
+        layers += [ResnetBlock(channels, 'reflect', norm_layer, use_dropout, use_bias=True) for _ in range(n_blocks)]
+        for i in range(n_downsampling):
+            channels = ngf * 2 ** (n_downsampling - i)
+            layers += [nn.ConvTranspose2d(channels, channels // 2, kernel_size=3, stride=2, padding=1, output_padding=1),
+                       norm_layer(channels // 2), nn.ReLU(True)]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, kernel_size=7, padding=0), nn.Tanh()]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+
+def input_pyramid_downsample() -> nn.AvgPool2d:
+    """pix2pixHD's 2x downsampling between the scales of the local enhancer and of the multiscale D."""
+    return nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)
+
+
+class LocalEnhancer(nn.Module):
+    """pix2pixHD's coarse-to-fine generator: a global generator (width ngf * 2 ** n_local_enhancers, without its last
+    three layers) on the input halved n_local_enhancers times, then per enhancer n a front end model<n>_1 on the input
+    at its scale, added to the coarser output, and residual blocks and an upsampling back end model<n>_2."""
+
+    def __init__(self, input_nc: int, output_nc: int, ngf: int = 32, n_downsample_global: int = 4,
+                 n_blocks_global: int = 9, n_local_enhancers: int = 1, n_blocks_local: int = 3,
+                 norm_layer=nn.InstanceNorm2d, use_dropout: bool = False):
+        super().__init__()
+        if n_local_enhancers < 1:
+            raise UserError(f'--n_local_enhancers {n_local_enhancers}: --netG local needs at least 1 (or use --netG global)')
+        self.n_local_enhancers = n_local_enhancers
+        coarse = GlobalGenerator(input_nc, output_nc, ngf * 2 ** n_local_enhancers, n_downsample_global,
+                                 n_blocks_global, norm_layer, use_dropout).model
+        self.model = nn.Sequential(*list(coarse)[:-3])
+        for n in range(1, n_local_enhancers + 1):
+            width = ngf * 2 ** (n_local_enhancers - n)
+            front = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, width, kernel_size=7, padding=0), norm_layer(width), nn.ReLU(True),
+                     nn.Conv2d(width, width * 2, kernel_size=3, stride=2, padding=1), norm_layer(width * 2), nn.ReLU(True)]
+            back = [ResnetBlock(width * 2, 'reflect', norm_layer, use_dropout, use_bias=True) for _ in range(n_blocks_local)]
+            back += [nn.ConvTranspose2d(width * 2, width, kernel_size=3, stride=2, padding=1, output_padding=1),
+                     norm_layer(width), nn.ReLU(True)]
+            if n == n_local_enhancers:
+                back += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, kernel_size=7, padding=0), nn.Tanh()]
+            setattr(self, f'model{n}_1', nn.Sequential(*front))
+            setattr(self, f'model{n}_2', nn.Sequential(*back))
+        self.downsample = input_pyramid_downsample()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pyramid = [x]
+        for _ in range(self.n_local_enhancers):
+            pyramid.append(self.downsample(pyramid[-1]))
+        output = self.model(pyramid[-1])
+        for n in range(1, self.n_local_enhancers + 1):
+            front, back = getattr(self, f'model{n}_1'), getattr(self, f'model{n}_2')
+            output = back(front(pyramid[self.n_local_enhancers - n]) + output)
+        return output
+
+
+def hd_patch_stages(input_nc: int, ndf: int, n_layers: int, norm_layer) -> list[list[nn.Module]]:
+    """pix2pixHD's PatchGAN as n_layers + 2 stages: 4x4 convs padded by 2, stride 2 except the last two, widths
+    doubling up to 512, every conv with a bias."""
+    stages = [[nn.Conv2d(input_nc, ndf, kernel_size=4, stride=2, padding=2), nn.LeakyReLU(0.2, True)]]
+    width = ndf
+    for n in range(1, n_layers + 1):
+        previous, width = width, min(width * 2, 512)
+        stages.append([nn.Conv2d(previous, width, kernel_size=4, stride=2 if n < n_layers else 1, padding=2),
+                       norm_layer(width), nn.LeakyReLU(0.2, True)])
+    stages.append([nn.Conv2d(width, 1, kernel_size=4, stride=1, padding=2)])
+    return stages
+
+
+class MultiscaleDiscriminator(nn.Module):
+    """pix2pixHD's num_D PatchGANs: scale<num_D-1> sees the full image, each lower index an image halved once more.
+
+    forward returns one list per scale, full resolution first: every stage's output with intermediate_features
+    (modules scale<i>_layer<j>), else only the decision (modules layer<i>). Without a sigmoid: the vanilla GAN loss
+    takes logits (pix2pixHD's sigmoid has no parameters, so its checkpoints load all the same)."""
+
+    def __init__(self, input_nc: int, ndf: int = 64, n_layers: int = 3, norm_layer=nn.InstanceNorm2d,
+                 num_D: int = 2, intermediate_features: bool = True):
+        super().__init__()
+        self.num_D = num_D
+        self.intermediate_features = intermediate_features
+        for i in range(num_D):
+            stages = hd_patch_stages(input_nc, ndf, n_layers, norm_layer)
+            if intermediate_features:
+                for j, stage in enumerate(stages):
+                    setattr(self, f'scale{i}_layer{j}', nn.Sequential(*stage))
+            else:
+                setattr(self, f'layer{i}', nn.Sequential(*[module for stage in stages for module in stage]))
+        self.n_stages = n_layers + 2
+        self.downsample = input_pyramid_downsample()
+
+    def scale_stages(self, scale: int) -> list[nn.Module]:
+        if self.intermediate_features:
+            return [getattr(self, f'scale{scale}_layer{j}') for j in range(self.n_stages)]
+        return [getattr(self, f'layer{scale}')]
+
+    def forward(self, x: torch.Tensor) -> list[list[torch.Tensor]]:
+        results = []
+        for i in range(self.num_D):
+            features = []
+            for stage in self.scale_stages(self.num_D - 1 - i):
+                features.append(stage(features[-1] if features else x))
+            results.append(features)
+            if i != self.num_D - 1:
+                x = self.downsample(x)
+        return results
+
+
+VGG_SLICE_ENDS = (2, 7, 12, 21, 30)  # torchvision's vgg19().features up to relu1_1, relu2_1, relu3_1, relu4_1, relu5_1
+VGG_LAYER_WEIGHTS = (1.0 / 32, 1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0)
+
+
+def load_vgg19_features() -> nn.Sequential:
+    """torchvision's ImageNet VGG19 convolutional part, from its cache (TORCH_HOME/hub/checkpoints), downloaded there
+    when missing; one clear line when it is neither there nor downloadable."""
+    weights = VGG19_Weights.IMAGENET1K_V1
+    file_name = os.path.basename(weights.url)
+    folder = os.path.join(torch.hub.get_dir(), 'checkpoints')
+    path = os.path.join(folder, file_name)
+    present = os.path.isfile(path)
+    try:
+        return vgg19(weights=weights).features
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
+        if present:
+            raise UserError(f'the VGG19 weights {path} cannot be loaded ({type(err).__name__}); delete the file to '
+                            'download it again, or train without the perceptual loss: --no_vgg_loss') from err
+        raise UserError(f'the VGG19 weights for the perceptual loss are not in {folder} and cannot be downloaded '
+                        f'({type(err).__name__}); download {weights.url} and put it there as {file_name} (set TORCH_HOME '
+                        'to use another folder), or train without the perceptual loss: --no_vgg_loss') from err
+
+
+class VGGLoss(nn.Module):
+    """pix2pixHD's perceptual loss: sum over relu1_1..relu5_1 of weight * L1(VGG19(fake), VGG19(real)), on images
+    taken from [-1, 1] to the ImageNet normalization the weights were trained with; VGG itself is frozen."""
+
+    def __init__(self, features: nn.Sequential | None = None):
+        super().__init__()
+        features = load_vgg19_features() if features is None else features
+        starts = (0,) + VGG_SLICE_ENDS[:-1]
+        self.slices = nn.ModuleList(nn.Sequential(*list(features)[start:end]) for start, end in zip(starts, VGG_SLICE_ENDS))
+        normalization = VGG19_Weights.IMAGENET1K_V1.transforms()
+        self.register_buffer('mean', torch.tensor(normalization.mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer('std', torch.tensor(normalization.std).view(1, 3, 1, 1), persistent=False)
+        self.criterion = nn.L1Loss()
+        self.requires_grad_(False)
+        self.eval()
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = ((x + 1) / 2 - self.mean) / self.std
+        outputs = []
+        for block in self.slices:
+            x = block(x)
+            outputs.append(x)
+        return outputs
+
+    def forward(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            targets = self.features(real)
+        return sum(weight * self.criterion(out, target)
+                   for weight, out, target in zip(VGG_LAYER_WEIGHTS, self.features(fake), targets))

@@ -27,16 +27,16 @@ class Pix2PixModel(BaseModel):
         super().__init__(opt)
         self.visual_names = ['real_A', 'fake_B', 'real_B']
         self.model_names = ['G', 'D'] if self.isTrain else ['G']
-        self.size_multiple = networks.generator_size_multiple(opt.netG)
-        self.netG = networks.define_G(opt.input_nc, opt.output_nc, opt.ngf, opt.netG, opt.norm,
-                                      not opt.no_dropout, opt.init_type, opt.init_gain, self.device)
+        self.size_multiple = networks.size_multiple_of(opt)
+        self.netG = networks.define_G(opt.input_nc, opt.output_nc, opt.ngf, opt.netG, opt.norm, not opt.no_dropout,
+                                      opt.init_type, opt.init_gain, self.device, **networks.hd_generator_options(opt))
         if self.isTrain:
             self.loss_names = ['G_GAN', 'G_L1', 'D_real', 'D_fake']
             self.gradient_penalty = opt.gan_mode == 'wgangp' and opt.lambda_gp > 0
             if self.gradient_penalty:
                 self.loss_names.append('D_GP')
             self.netD = networks.define_D(opt.input_nc + opt.output_nc, opt.ndf, opt.netD, opt.n_layers_D,
-                                          opt.norm, opt.init_type, opt.init_gain, self.device)
+                                          opt.norm, opt.init_type, opt.init_gain, self.device, num_D=opt.num_D)
             self.fake_AB_pool = ImagePool(opt.pool_size)
             self.criterionGAN = networks.GANLoss(opt.gan_mode).to(self.device)
             self.criterionL1 = torch.nn.L1Loss()

@@ -24,9 +24,10 @@ class TestModel(BaseModel):
         self.visual_names = ['real', 'fake']
         self.generator_name = 'netG' + opt.model_suffix
         self.model_names = ['G' + opt.model_suffix]
-        self.size_multiple = networks.generator_size_multiple(opt.netG)
+        self.size_multiple = networks.size_multiple_of(opt)
         setattr(self, self.generator_name, networks.define_G(opt.input_nc, opt.output_nc, opt.ngf, opt.netG, opt.norm,
-                                                             not opt.no_dropout, opt.init_type, opt.init_gain, self.device))
+                                                             not opt.no_dropout, opt.init_type, opt.init_gain, self.device,
+                                                             **networks.hd_generator_options(opt)))
 
     def set_input(self, input: dict) -> None:
         self.real = input['A'].to(self.device)

@@ -29,12 +29,20 @@ ARCHITECTURE = {
     'input_nc': ArchitectureFlag(int, 3, 'channels of the input image'),
     'output_nc': ArchitectureFlag(int, 3, 'channels of the output image'),
     'direction': ArchitectureFlag(str, 'AtoB', 'AtoB or BtoA, for --aligned_input'),
-    'model': ArchitectureFlag(str, 'pix2pix', 'pix2pix or colorization (L in, colour photo out)'),
+    'model': ArchitectureFlag(str, 'pix2pix', 'pix2pix, colorization (L in, colour photo out) or pix2pixhd'),
+    'n_downsample_global': ArchitectureFlag(int, 4, 'downsamplings of --netG global'),
+    'n_blocks_global': ArchitectureFlag(int, 9, 'residual blocks of --netG global'),
+    'n_local_enhancers': ArchitectureFlag(int, 1, 'local enhancers of --netG local'),
+    'n_blocks_local': ArchitectureFlag(int, 3, 'residual blocks per local enhancer'),
+    'label_nc': ArchitectureFlag(int, 0, 'label classes of label-map inputs (0: the inputs are images; pix2pixHD\'s 35 for --netG global or local without a record)'),
+    'no_instance': ArchitectureFlag(bool, True, 'the generator takes no instance-edge channel'),
 }
 ARCHITECTURE_FLAGS = tuple(ARCHITECTURE)
 REFERENCE_ARCHITECTURE = {flag: spec.reference_default for flag, spec in ARCHITECTURE.items()}
 # What differs from them for the reference's other models.
 REFERENCE_MODEL_DEFAULTS = {'colorization': {'input_nc': 1, 'output_nc': 2}}
+# NVIDIA/pix2pixHD's defaults, for a checkpoint of its generators (--netG global or local) without a record.
+PIX2PIXHD_ARCHITECTURE = {'norm': 'instance', 'no_dropout': True, 'label_nc': 35, 'no_instance': False}
 
 
 def add_architecture_overrides(parser: argparse.ArgumentParser) -> None:
@@ -53,8 +61,9 @@ def architecture_overrides(opt: argparse.Namespace) -> dict:
 
 
 def training_record(opt: argparse.Namespace, speed: dict) -> dict:
-    """The entries a training-state file keeps: the architecture flags and the speed settings in use."""
-    return {'options': {flag: getattr(opt, flag) for flag in ARCHITECTURE_FLAGS}, 'speed': {'fast': opt.fast, **speed}}
+    """The entries a training-state file keeps: the architecture flags the model has and the speed settings in use."""
+    architecture = {flag: getattr(opt, flag) for flag in ARCHITECTURE_FLAGS if hasattr(opt, flag)}
+    return {'options': architecture, 'speed': {'fast': opt.fast, **speed}}
 
 
 def recorded_architecture(save_dir: str, label: str) -> tuple[dict, str] | None:

@@ -49,7 +49,8 @@ def adopt_training_architecture(opt: argparse.Namespace, parser: argparse.Argume
     trained_model = values.pop('model', opt.model)
     if trained_model != opt.model and 'model' not in given:
         raise UserError(f'{source} was trained with --model {trained_model}; run test.py with --model {trained_model}')
-    adopted = {flag: value for flag, value in values.items() if flag not in given and getattr(opt, flag) != value}
+    adopted = {flag: value for flag, value in values.items()
+               if flag not in given and flag in vars(opt) and getattr(opt, flag) != value}
     if adopted:
         vars(opt).update(adopted)
         flags = ' '.join(f'--{flag}' if value is True else f'--{flag} {value}' for flag, value in adopted.items())

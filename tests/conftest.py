@@ -89,3 +89,67 @@ def run_in_process(script: str, *args: str, check: bool = True) -> subprocess.Co
     if check and code != 0:
         raise AssertionError(f'{script} failed ({code}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}')
     return result
+
+
+@pytest.fixture(scope='session')
+def vgg19_cache(tmp_path_factory) -> str:
+    """A TORCH_HOME whose hub cache holds a VGG19 weights file under torchvision's exact name, so nothing is
+    downloaded: random convolution weights (seed 0) and all-zero classifier weights stored as expanded scalars."""
+    from torchvision.models import VGG19_Weights, vgg19
+
+    home = tmp_path_factory.mktemp('torch_home')
+    folder = home / 'hub' / 'checkpoints'
+    folder.mkdir(parents=True)
+    torch.manual_seed(0)
+    network = vgg19()
+    state = {key: value if key.startswith('features.') else torch.zeros(()).expand(value.shape)
+             for key, value in network.state_dict().items()}
+    torch.save(state, folder / os.path.basename(VGG19_Weights.IMAGENET1K_V1.url))
+    return str(home)
+
+
+HD_TINY_NET = ['--model', 'pix2pixhd', '--netG', 'global', '--ngf', '8', '--ndf', '8', '--n_downsample_global', '2',
+               '--n_blocks_global', '1', '--n_blocks_local', '1', '--load_size', '32', '--crop_size', '32']
+
+
+def build_labeled_model(checkpoints_dir, *args: str, setup: bool = True, vgg: bool = False):
+    """The --model pix2pixhd model train.py builds for label-map data (--dataset_mode labeled), with tiny networks
+    unless overridden and without the VGG loss unless `vgg`."""
+    from models import create_model
+    from options.train_options import TrainOptions
+
+    opt = TrainOptions().parse(['--dataroot', 'unused', '--checkpoints_dir', str(checkpoints_dir), *TINY_NET_FLAGS,
+                                *HD_TINY_NET, *([] if vgg else ['--no_vgg_loss']), '--dataset_mode', 'labeled', *args])
+    torch.manual_seed(0)
+    model = create_model(opt)
+    if setup:
+        model.setup(opt)
+    return model
+
+
+def label_batch(model, seed: int = 0) -> dict:
+    """A labeled batch as data/labeled_dataset.py gives it: label IDs in 8x8 blocks, instance IDs, target photos."""
+    opt = model.opt
+    generator = torch.Generator().manual_seed(seed)
+    side = opt.crop_size
+
+    def blocks(high: int) -> torch.Tensor:
+        coarse = torch.randint(0, high, (opt.batch_size, 1, side // 8, side // 8), generator=generator)
+        return coarse.repeat_interleave(8, 2).repeat_interleave(8, 3).float()
+
+    batch = {'label': blocks(opt.label_nc), 'inst': blocks(1000),
+             'image': torch.rand(opt.batch_size, opt.output_nc, side, side, generator=generator) * 2 - 1,
+             'path': [f'label_{i}.png' for i in range(opt.batch_size)]}
+    return batch
+
+
+def save_as_trained(model, label: str = 'latest') -> None:
+    """The net files and train_opt.txt (the record) a training run leaves, for tests that load them back."""
+    from dataclasses import asdict
+
+    from options.record import write_options
+    from options.train_options import TrainOptions
+    from util import checkpoint
+
+    write_options(model.opt, TrainOptions().make_parser(), asdict(model.speed))
+    checkpoint.save_networks(checkpoint.network_states(model.networks()), model.save_dir, label)

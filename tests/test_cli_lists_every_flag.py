@@ -70,4 +70,20 @@ def test_test_help_lists_base_and_test_flags_with_defaults():
 def test_translator_defaults_are_the_pix2pix_defaults():
     from options.record import REFERENCE_ARCHITECTURE
     found = flag_defaults(run_entry('test.py', '--help').stdout)
-    assert {flag: str(value) for flag, value in REFERENCE_ARCHITECTURE.items()} == {flag: found[flag] for flag in REFERENCE_ARCHITECTURE}
+    pix2pix_flags = [flag for flag in REFERENCE_ARCHITECTURE if flag not in ('label_nc', 'no_instance')]  # pix2pixHD's
+    assert {flag: str(REFERENCE_ARCHITECTURE[flag]) for flag in pix2pix_flags} == {flag: found[flag] for flag in pix2pix_flags}
+    assert (REFERENCE_ARCHITECTURE['label_nc'], REFERENCE_ARCHITECTURE['no_instance']) == (0, True)  # image inputs
+
+
+PIX2PIXHD_TRAIN_FLAGS = {
+    'netG': 'global', 'netD': 'multiscale', 'num_D': '2', 'n_layers_D': '3', 'norm': 'instance', 'ngf': '64', 'ndf': '64',
+    'n_downsample_global': '4', 'n_blocks_global': '9', 'n_local_enhancers': '1', 'n_blocks_local': '3',
+    'label_nc': '35', 'no_instance': 'False', 'dataset_mode': 'labeled', 'preprocess': 'scale_width',
+    'load_size': '1024', 'crop_size': '512', 'gan_mode': 'lsgan', 'no_lsgan': 'False', 'pool_size': '0',
+    'lambda_feat': '10.0', 'no_ganFeat_loss': 'False', 'no_vgg_loss': 'False', 'niter_fix_global': '0', 'load_pretrain': '',
+}
+
+
+def test_train_help_of_pix2pixhd_lists_its_flags_with_its_defaults():
+    help_text = run_entry('train.py', '--model', 'pix2pixhd', '--dataset_mode', 'aligned', '--help').stdout
+    check_flags(help_text, PIX2PIXHD_TRAIN_FLAGS)
