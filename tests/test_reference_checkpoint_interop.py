@@ -9,8 +9,8 @@ import shutil
 import torch
 from PIL import Image
 
-from conftest import run_entry, write_aligned_images
 from models import networks
+from tiny_runs import make_aligned_dataset, run_entry
 
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
 REFERENCE_G = os.path.join(FIXTURES, 'reference_unet256_ngf8_net_G.pth')
@@ -32,7 +32,7 @@ def test_our_generator_state_dict_has_exactly_the_reference_layout():
 
 
 def test_test_py_runs_a_reference_checkpoint(tmp_path):
-    write_aligned_images(str(tmp_path / 'data' / 'test'), 2, size=256)
+    make_aligned_dataset(tmp_path / 'data', {'test': 2}, size=256)
     experiment = tmp_path / 'checkpoints' / 'ref'
     experiment.mkdir(parents=True)
     shutil.copy(REFERENCE_G, experiment / 'latest_net_G.pth')

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import visdom
 
-from tiny_runs import TINY_NET, free_port, make_aligned_dataset, run_script, start_visdom_server, stop
+from tiny_runs import TINY_NET, free_port, make_aligned_dataset, run_entry, start_visdom_server, stop
 from util.visdom_display import VisdomDisplay
 
 TRAIN_IMAGES = 4
@@ -28,7 +28,7 @@ def train(tmp_path: Path, dataroot: Path, display: list[str], epochs: int = 2) -
             '--display_freq', '1', '--no_html', *display]
     tmp_path.mkdir(exist_ok=True)
     start = time.monotonic()
-    result = run_script('train.py', args, tmp_path)
+    result = run_entry('train.py', *args, cwd=tmp_path)
     return time.monotonic() - start, result.stderr
 
 

@@ -34,16 +34,22 @@ TINY_NET = ['--netG', 'resnet_6blocks', '--ngf', '8', '--ndf', '8', '--load_size
 TINY_UNET = with_values(TINY_NET, netG='unet_128', load_size='140', crop_size='128')
 
 
-def make_aligned_dataset(root: str | Path, splits: dict[str, int], size: int = IMAGE_SIDE, seed: int = 0) -> Path:
+CHANNELS = {'L': 1, 'RGB': 3, 'RGBA': 4}
+
+
+def make_aligned_dataset(root: str | Path, splits: dict[str, int], size: int = IMAGE_SIDE, seed: int = 0,
+                         mode: str = 'RGB') -> Path:
     """<root>/<split>/000.png, 001.png, ...: `count` AB pairs per split, A (left, size x size) random noise and
-    B (right) its negative mirrored left to right, so B is a fixed function of A. Returns root."""
+    B (right) its negative mirrored left to right, so B is a fixed function of A; PNGs in PIL `mode` (L, RGB or
+    RGBA). Returns root."""
     root = Path(root)
     rng = np.random.default_rng(seed)
     for split, count in splits.items():
         (root / split).mkdir(parents=True, exist_ok=True)
         for index in range(count):
-            a = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-            Image.fromarray(np.concatenate([a, 255 - a[:, ::-1]], axis=1)).save(root / split / f'{index:03d}.png')
+            a = rng.integers(0, 256, (size, size, CHANNELS[mode]), dtype=np.uint8)
+            pair = np.concatenate([a, 255 - a[:, ::-1]], axis=1)
+            Image.fromarray(pair.squeeze(2) if mode == 'L' else pair, mode).save(root / split / f'{index:03d}.png')
     return root
 
 
