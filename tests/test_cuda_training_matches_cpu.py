@@ -14,7 +14,8 @@ import torch
 from PIL import Image
 
 import models.base_model as base_model
-from tiny_runs import REPO, TINY_NET, TINY_UNET, build_model, make_aligned_dataset, random_batch, run_entry, run_in_process
+from tiny_runs import (REPO, TINY_NET, TINY_UNET, build_model, make_aligned_dataset, random_batch, random_image, run_entry,
+                       run_in_process)
 from util.checkpoint import read_options_file
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
@@ -74,10 +75,9 @@ def test_checkpoint_trained_on_cuda_tests_alike_on_cpu_and_predicts(tmp_path, ti
     differences = [np.abs(on_gpu[name] - on_cpu[name]) for name in on_gpu]
     # TF32 convolutions on the GPU: on an H200, over two runs, up to 4 levels of 255 apart and 0.61 on average
     assert max(d.mean() for d in differences) < 1.5 and max(d.max() for d in differences) <= 16
-    odd = tmp_path / 'odd.png'
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (97, 150, 3), dtype=np.uint8)).save(odd)
+    odd = random_image(tmp_path / 'odd.png', 150, 97, seed=0)
     run_in_process('predict.py', '--name', 'gpu', '--checkpoints_dir', str(tmp_path / 'ck'), '--gpu_ids', '0',
-                   '--input', str(odd), '--output', str(tmp_path / 'predicted'))
+                   '--input', odd, '--output', str(tmp_path / 'predicted'))
     assert Image.open(tmp_path / 'predicted' / 'odd.png').size == (150, 97)
 
 

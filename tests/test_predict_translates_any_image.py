@@ -13,7 +13,7 @@ from data import create_dataset
 from models import networks
 from models.translator import Translator
 from options.train_options import TrainOptions
-from tiny_runs import TINY_NET, TINY_UNET, make_aligned_dataset, run_entry, run_in_process, with_values
+from tiny_runs import TINY_NET, TINY_UNET, make_aligned_dataset, random_image, run_entry, run_in_process, with_values
 from util.checkpoint import atomic_save
 from util.image_io import read_image
 
@@ -33,13 +33,6 @@ def unet256(tmp_path_factory):
 
 def predict(root, *args: str, check: bool = True):
     return run_in_process('predict.py', '--name', 'u', '--checkpoints_dir', str(root / 'ck'), '--gpu_ids', '-1', *args, check=check)
-
-
-def random_image(path, width: int, height: int, seed: int, mode: str = 'RGB') -> str:
-    channels = {'L': 1, 'RGB': 3, 'RGBA': 4}[mode]
-    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, channels), dtype=np.uint8)
-    Image.fromarray(pixels.squeeze(2) if channels == 1 else pixels).save(path)
-    return str(path)
 
 
 def test_odd_sized_image_keeps_its_size(unet256, tmp_path):

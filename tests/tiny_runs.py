@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 IMAGE_SIDE = 32
 
 
-def with_values(flags: list[str], **values: str) -> list[str]:
+def with_values(flags: list[str], **values: str | int) -> list[str]:
     """`flags` with the value after each `--name` replaced by values[name]."""
     replaced = list(flags)
     for name, value in values.items():
@@ -31,8 +31,7 @@ def with_values(flags: list[str], **values: str) -> list[str]:
 TINY_NET = ['--netG', 'resnet_6blocks', '--ngf', '8', '--ndf', '8', '--load_size', str(IMAGE_SIDE),
             '--crop_size', str(IMAGE_SIDE), '--gpu_ids', '-1', '--display_id', '0', '--num_threads', '0']
 # The same with the U-Net the pix2pix paper uses at its smallest size (7 down-samplings need 128 pixels).
-TINY_UNET = with_values(TINY_NET, netG='unet_128', load_size='140', crop_size='128')
-
+TINY_UNET = with_values(TINY_NET, netG='unet_128', load_size=140, crop_size=128)
 
 CHANNELS = {'L': 1, 'RGB': 3, 'RGBA': 4}
 
@@ -49,8 +48,15 @@ def make_aligned_dataset(root: str | Path, splits: dict[str, int], size: int = I
         for index in range(count):
             a = rng.integers(0, 256, (size, size, CHANNELS[mode]), dtype=np.uint8)
             pair = np.concatenate([a, 255 - a[:, ::-1]], axis=1)
-            Image.fromarray(pair.squeeze(2) if mode == 'L' else pair, mode).save(root / split / f'{index:03d}.png')
+            Image.fromarray(pair.squeeze(2) if mode == 'L' else pair).save(root / split / f'{index:03d}.png')
     return root
+
+
+def random_image(path: str | Path, width: int, height: int, seed: int, mode: str = 'RGB') -> str:
+    """One width x height picture of random noise in PIL `mode` (L, RGB or RGBA), such as predict.py reads."""
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, CHANNELS[mode]), dtype=np.uint8)
+    Image.fromarray(pixels.squeeze(2) if mode == 'L' else pixels).save(path)
+    return str(path)
 
 
 def run_entry(script: str, *args: str, check: bool = True, timeout: float = 300, cwd: str | Path = REPO,
