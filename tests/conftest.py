@@ -1,94 +1,16 @@
-"""Shared test helpers: a tiny aligned dataset and a runner for the real entry points."""
+"""Shared pytest fixtures, built from the helpers in tiny_runs.py."""
 import os
-import subprocess
-import sys
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY_NET_FLAGS = ['--netG', 'unet_128', '--ngf', '8', '--ndf', '8', '--load_size', '140', '--crop_size', '128',
-                  '--gpu_ids', '-1', '--display_id', '0', '--num_threads', '0']
-
-
-def write_aligned_images(folder: str, count: int, size: int = 128, seed: int = 0) -> list[str]:
-    """Write `count` AB images (A left, B right) of side `size`; B is a smooth function of A."""
-    os.makedirs(folder, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    paths = []
-    for i in range(count):
-        a = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-        b = 255 - a[:, ::-1]
-        path = os.path.join(folder, f'{i:03d}.png')
-        Image.fromarray(np.concatenate([a, b], axis=1)).save(path)
-        paths.append(path)
-    return paths
+from tiny_runs import make_aligned_dataset
 
 
 @pytest.fixture
 def tiny_dataset(tmp_path) -> str:
-    root = tmp_path / 'data'
-    write_aligned_images(str(root / 'train'), 4, seed=1)
-    write_aligned_images(str(root / 'test'), 3, seed=2)
-    return str(root)
-
-
-def run_entry(script: str, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run train.py or test.py as a user would, from the repository root."""
-    result = subprocess.run([sys.executable, os.path.join(ROOT, script), *args], cwd=ROOT,
-                            capture_output=True, text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f'{script} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}')
-    return result
-
-
-def build_model(checkpoints_dir, *args: str, setup: bool = True):
-    """The pix2pix model train.py would build from these flags (tiny networks unless overridden), set up;
-    initialized from torch seed 0, so two builds start from the same weights."""
-    from models import create_model
-    from options.train_options import TrainOptions
-
-    opt = TrainOptions().parse(['--dataroot', 'unused', '--checkpoints_dir', str(checkpoints_dir), *TINY_NET_FLAGS, *args])
-    torch.manual_seed(0)
-    model = create_model(opt)
-    if setup:
-        model.setup(opt)
-    return model
-
-
-def random_batch(model, seed: int = 0) -> dict:
-    """A batch shaped as the model's flags say, with values in [-1, 1]."""
-    opt = model.opt
-    generator = torch.Generator().manual_seed(seed)
-    images = {key: torch.rand(opt.batch_size, nc, opt.crop_size, opt.crop_size, generator=generator) * 2 - 1
-              for key, nc in (('A', opt.input_nc), ('B', opt.output_nc))}
-    return {**images, 'A_paths': ['x.png'] * opt.batch_size, 'B_paths': ['x.png'] * opt.batch_size}
-
-
-def run_in_process(script: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run an entry point's main() in this process, as `python <script> args` would (for scripts that leave no
-    global state behind, such as predict.py); saves the interpreter start-up of run_entry."""
-    import contextlib
-    import importlib
-    import io
-
-    module = importlib.import_module(script.removesuffix('.py'))
-    out, err = io.StringIO(), io.StringIO()
-    saved_argv, sys.argv = sys.argv, [script, *args]
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            module.main()
-        code = 0
-    except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else 1
-    finally:
-        sys.argv = saved_argv
-    result = subprocess.CompletedProcess([script, *args], code, out.getvalue(), err.getvalue())
-    if check and code != 0:
-        raise AssertionError(f'{script} failed ({code}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}')
-    return result
+    """4 training and 3 test pairs of 128x128 images, the size TINY_UNET trains on."""
+    return str(make_aligned_dataset(tmp_path / 'data', {'train': 4, 'test': 3}, size=128, seed=1))
 
 
 @pytest.fixture(scope='session')
@@ -106,50 +28,3 @@ def vgg19_cache(tmp_path_factory) -> str:
              for key, value in network.state_dict().items()}
     torch.save(state, folder / os.path.basename(VGG19_Weights.IMAGENET1K_V1.url))
     return str(home)
-
-
-HD_TINY_NET = ['--model', 'pix2pixhd', '--netG', 'global', '--ngf', '8', '--ndf', '8', '--n_downsample_global', '2',
-               '--n_blocks_global', '1', '--n_blocks_local', '1', '--load_size', '32', '--crop_size', '32']
-
-
-def build_labeled_model(checkpoints_dir, *args: str, setup: bool = True, vgg: bool = False):
-    """The --model pix2pixhd model train.py builds for label-map data (--dataset_mode labeled), with tiny networks
-    unless overridden and without the VGG loss unless `vgg`."""
-    from models import create_model
-    from options.train_options import TrainOptions
-
-    opt = TrainOptions().parse(['--dataroot', 'unused', '--checkpoints_dir', str(checkpoints_dir), *TINY_NET_FLAGS,
-                                *HD_TINY_NET, *([] if vgg else ['--no_vgg_loss']), '--dataset_mode', 'labeled', *args])
-    torch.manual_seed(0)
-    model = create_model(opt)
-    if setup:
-        model.setup(opt)
-    return model
-
-
-def label_batch(model, seed: int = 0) -> dict:
-    """A labeled batch as data/labeled_dataset.py gives it: label IDs in 8x8 blocks, instance IDs, target photos."""
-    opt = model.opt
-    generator = torch.Generator().manual_seed(seed)
-    side = opt.crop_size
-
-    def blocks(high: int) -> torch.Tensor:
-        coarse = torch.randint(0, high, (opt.batch_size, 1, side // 8, side // 8), generator=generator)
-        return coarse.repeat_interleave(8, 2).repeat_interleave(8, 3).float()
-
-    batch = {'label': blocks(opt.label_nc), 'inst': blocks(1000),
-             'image': torch.rand(opt.batch_size, opt.output_nc, side, side, generator=generator) * 2 - 1,
-             'path': [f'label_{i}.png' for i in range(opt.batch_size)]}
-    return batch
-
-
-def save_as_trained(model, label: str = 'latest') -> None:
-    """The net files and train_opt.txt (the record) a training run leaves, for tests that load them back."""
-    from dataclasses import asdict
-
-    from options.record import write_options
-    from options.train_options import TrainOptions
-    from util import checkpoint
-
-    write_options(model.opt, TrainOptions().make_parser(), asdict(model.speed))
-    checkpoint.save_networks(checkpoint.network_states(model.networks()), model.save_dir, label)

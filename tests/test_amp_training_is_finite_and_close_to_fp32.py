@@ -2,49 +2,32 @@
 tolerance. On CPUs without native bf16, --amp falls back to float32 (test_fast_chooses_by_measurement.py checks that
 on an emulated AVX2 CPU), so there is no bf16 run to check and this test does not run bf16 training there."""
 import math
-import os
 import re
-import subprocess
-import sys
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from models import create_model
 from options.test_options import TestOptions
+from tiny_runs import TINY_UNET, make_aligned_dataset, run_entry
 from util.hardware import cpu_has_native_bf16
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Generator outputs lie in [-1, 1]; bf16 keeps 8 bits of mantissa through a 7-level U-Net.
 MAX_ABS_DIFF = 0.08
 MEAN_ABS_DIFF = 0.01
-TINY = ['--netG', 'unet_128', '--ngf', '8', '--ndf', '8', '--load_size', '128', '--crop_size', '128',
-        '--gpu_ids', '-1', '--display_id', '0', '--num_threads', '0']
-
-
-def make_aligned_dataset(root: str, count: int = 3) -> None:
-    rng = np.random.default_rng(1)
-    for phase in ('train', 'test'):
-        os.makedirs(os.path.join(root, phase))
-        for i in range(count):
-            Image.fromarray(rng.integers(0, 256, (32, 64, 3), dtype=np.uint8)).save(os.path.join(root, phase, f'{i}.png'))
 
 
 def train_with_amp(tmp_path) -> str:
-    make_aligned_dataset(str(tmp_path / 'data'))
-    command = [sys.executable, 'train.py', '--dataroot', str(tmp_path / 'data'), '--checkpoints_dir', str(tmp_path / 'ckpt'),
-               '--name', 'amp', '--amp', '--n_epochs', '2', '--n_epochs_decay', '0', '--print_freq', '1',
-               '--init_type', 'kaiming', *TINY]  # kaiming: outputs span [-1, 1], so the fp32 comparison means something
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
+    make_aligned_dataset(tmp_path / 'data', {'train': 3, 'test': 3}, seed=1)
+    run_entry('train.py', '--dataroot', str(tmp_path / 'data'), '--checkpoints_dir', str(tmp_path / 'ckpt'),
+              '--name', 'amp', '--amp', '--n_epochs', '2', '--n_epochs_decay', '0', '--print_freq', '1',
+              '--init_type', 'kaiming', *TINY_UNET, timeout=120)  # kaiming: outputs span [-1, 1], so the fp32 comparison means something
     return (tmp_path / 'ckpt' / 'amp' / 'loss_log.txt').read_text()
 
 
 def generator_output(tmp_path, amp: bool, image: torch.Tensor) -> torch.Tensor:
     args = ['--dataroot', str(tmp_path / 'data'), '--checkpoints_dir', str(tmp_path / 'ckpt'), '--name', 'amp',
-            '--results_dir', str(tmp_path / 'results'), '--model', 'pix2pix', '--eval', *TINY] + (['--amp'] if amp else [])
+            '--results_dir', str(tmp_path / 'results'), '--model', 'pix2pix', '--eval', *TINY_UNET] + (['--amp'] if amp else [])
     model = create_model(TestOptions().parse(args))
     model.setup(model.opt)
     model.eval()

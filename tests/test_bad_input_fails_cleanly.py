@@ -12,12 +12,11 @@ import torch
 import pytest
 from PIL import Image
 
-from conftest import ROOT, write_aligned_images
 from data.base_dataset import to_tensor
+from tiny_runs import REPO, TINY_NET, make_aligned_dataset, with_values
 from util.image_io import read_image, with_channels
 
-NET = ['--netG', 'resnet_6blocks', '--ngf', '8', '--ndf', '8', '--load_size', '36', '--crop_size', '32',
-       '--gpu_ids', '-1', '--display_id', '0', '--num_threads', '0']
+NET = with_values(TINY_NET, load_size=36)
 ONE_EPOCH = ['--n_epochs', '1', '--n_epochs_decay', '0', '--no_html']
 
 # (name, script, extra flags; {data}/{ck}/{file} are filled in, expected exit code, text the last stderr line holds)
@@ -82,10 +81,8 @@ print(json.dumps(results))
 
 
 def write_special_images(root: str) -> None:
-    write_aligned_images(os.path.join(root, 'train'), 2, size=32, seed=4)
-    write_aligned_images(os.path.join(root, 'test'), 1, size=32, seed=6)
+    make_aligned_dataset(root, {'train': 2, 'test': 1, 'corrupt': 2}, seed=4)
     os.makedirs(os.path.join(root, 'empty'))
-    write_aligned_images(os.path.join(root, 'corrupt'), 2, size=32, seed=5)
     with open(os.path.join(root, 'corrupt', '000.png'), 'r+b') as image:
         image.truncate(200)
     modes = os.path.join(root, 'modes')
@@ -141,7 +138,7 @@ def outcomes(tmp_path_factory) -> dict[str, tuple[int, str]]:
 
 
 def drive(runs: list) -> str:
-    result = subprocess.run([sys.executable, '-c', DRIVER, json.dumps(runs)], cwd=ROOT, capture_output=True,
+    result = subprocess.run([sys.executable, '-c', DRIVER, json.dumps(runs)], cwd=REPO, capture_output=True,
                             text=True, timeout=400)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout.strip().splitlines()[-1]

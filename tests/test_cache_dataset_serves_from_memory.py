@@ -1,19 +1,11 @@
 """--cache_dataset decodes every image once: later reads need no file and give the same samples."""
 import os
 
-import numpy as np
 import torch
-from PIL import Image
 
 from data import create_dataset
 from options.train_options import TrainOptions
-
-
-def make_aligned_dataset(root: str, count: int = 3) -> None:
-    rng = np.random.default_rng(2)
-    os.makedirs(os.path.join(root, 'train'))
-    for i in range(count):
-        Image.fromarray(rng.integers(0, 256, (16, 32, 3), dtype=np.uint8)).save(os.path.join(root, 'train', f'{i}.png'))
+from tiny_runs import make_aligned_dataset
 
 
 def load_batches(tmp_path, extra: list[str], delete_files: bool) -> list[torch.Tensor]:
@@ -28,7 +20,7 @@ def load_batches(tmp_path, extra: list[str], delete_files: bool) -> list[torch.T
 
 
 def test_cached_dataset_needs_no_files_after_start_and_matches_uncached(tmp_path):
-    make_aligned_dataset(str(tmp_path / 'data'))
+    make_aligned_dataset(tmp_path / 'data', {'train': 3}, size=16, seed=2)
     from_files = load_batches(tmp_path, ['--num_threads', '0'], delete_files=False)
     from_memory = load_batches(tmp_path, ['--cache_dataset', '--num_threads', '1'], delete_files=True)
     assert len(from_memory) == len(from_files) == 3

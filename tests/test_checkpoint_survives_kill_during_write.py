@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT, run_entry, write_aligned_images
+from tiny_runs import REPO, TINY_NET, make_aligned_dataset, run_entry, with_values
 
 KILLS = 8
 
@@ -68,13 +68,12 @@ print(json.dumps(report))
 
 def test_last_checkpoint_loads_after_kills_during_writes(tmp_path):
     dataroot = str(tmp_path / 'data')
-    write_aligned_images(os.path.join(dataroot, 'train'), 2, size=32, seed=5)
+    make_aligned_dataset(dataroot, {'train': 2}, seed=5)
     checkpoints = str(tmp_path / 'checkpoints')
-    args = ['--dataroot', dataroot, '--name', 'killed', '--checkpoints_dir', checkpoints, '--netG', 'resnet_6blocks', '--ngf', '8',
-            '--ndf', '8', '--load_size', '36', '--crop_size', '32', '--gpu_ids', '-1', '--display_id', '0',
-            '--num_threads', '0', '--no_html', '--save_latest_freq', '1', '--n_epochs_decay', '0']
+    args = ['--dataroot', dataroot, '--name', 'killed', '--checkpoints_dir', checkpoints, *with_values(TINY_NET, load_size=36),
+            '--no_html', '--save_latest_freq', '1', '--n_epochs_decay', '0']
     result = subprocess.run([sys.executable, '-c', DRIVER, os.path.join(checkpoints, 'killed'), str(KILLS), *args],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+                            cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report['checked'] == KILLS, report
@@ -85,7 +84,7 @@ def test_last_checkpoint_loads_after_kills_during_writes(tmp_path):
 def test_unfinished_writes_are_removed_at_the_next_start(tmp_path):
     """The temporary files a killed write leaves are deleted when training starts again, with one line saying so."""
     dataroot = str(tmp_path / 'data')
-    write_aligned_images(os.path.join(dataroot, 'train'), 2, size=32, seed=5)
+    make_aligned_dataset(dataroot, {'train': 2}, seed=5)
     experiment = tmp_path / 'checkpoints' / 'stale'
     experiment.mkdir(parents=True)
     left_over = [experiment / '.latest_net_G.pth.k2j4_x9a.tmp', experiment / '.latest_train_state.pth.abcd1234.tmp']
@@ -94,8 +93,6 @@ def test_unfinished_writes_are_removed_at_the_next_start(tmp_path):
     unrelated = experiment / 'notes.tmp'
     unrelated.write_text('not ours')
     result = run_entry('train.py', '--dataroot', dataroot, '--name', 'stale', '--checkpoints_dir', str(tmp_path / 'checkpoints'),
-                       '--netG', 'resnet_6blocks', '--ngf', '8', '--ndf', '8', '--load_size', '32', '--crop_size', '32',
-                       '--gpu_ids', '-1', '--display_id', '0', '--num_threads', '0', '--no_html', '--n_epochs', '1',
-                       '--n_epochs_decay', '0')
+                       *TINY_NET, '--no_html', '--n_epochs', '1', '--n_epochs_decay', '0')
     assert not any(path.exists() for path in left_over) and unrelated.exists()
     assert sum('removed 2 unfinished checkpoint write(s)' in line for line in result.stdout.splitlines()) == 1

@@ -2,7 +2,7 @@
 the Translator's defaults for checkpoints without a record are the reference's pix2pix defaults."""
 import re
 
-from conftest import run_entry
+from tiny_runs import run_entry
 
 BASE_FLAGS = {
     'dataroot': None, 'name': 'experiment_name', 'gpu_ids': '0', 'checkpoints_dir': './checkpoints',

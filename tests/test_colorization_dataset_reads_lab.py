@@ -21,7 +21,7 @@ def test_A_is_scaled_lightness_and_B_scaled_colour(tmp_path):
     opt = colorization_options(data, tmp_path, '--preprocess', 'none', '--no_flip')
     assert (opt.input_nc, opt.output_nc, opt.dataset_mode) == (1, 2, 'colorization')
     item = ColorizationDataset(opt)[1]
-    lab = color.rgb2lab(np.asarray(Image.open(data / 'train' / '1.png').convert('RGB')))
+    lab = color.rgb2lab(np.asarray(Image.open(data / 'train' / '001.png').convert('RGB')))
     assert item['A'].shape == (1, IMAGE_SIDE, 2 * IMAGE_SIDE) and item['B'].shape == (2, IMAGE_SIDE, 2 * IMAGE_SIDE)
     np.testing.assert_allclose(item['A'][0].numpy(), lab[..., 0] / 50 - 1, atol=1e-5)
     np.testing.assert_allclose(item['B'].numpy().transpose(1, 2, 0), lab[..., 1:] / 110, atol=1e-5)
@@ -30,9 +30,9 @@ def test_A_is_scaled_lightness_and_B_scaled_colour(tmp_path):
 
 def test_grey_files_are_left_out_of_training_with_a_note(tmp_path, capsys):
     data = make_aligned_dataset(tmp_path / 'data', {'train': 2})
-    Image.open(data / 'train' / '0.png').convert('L').save(data / 'train' / 'grey.png')
+    Image.open(data / 'train' / '000.png').convert('L').save(data / 'train' / 'grey.png')
     dataset = ColorizationDataset(colorization_options(data, tmp_path))
-    assert [path.rsplit('/', 1)[1] for path in dataset.paths] == ['0.png', '1.png']
+    assert [path.rsplit('/', 1)[1] for path in dataset.paths] == ['000.png', '001.png']
     assert 'leaving out 1 grey image(s)' in capsys.readouterr().err
 
 

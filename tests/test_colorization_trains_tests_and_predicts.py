@@ -10,10 +10,9 @@ import torch
 from PIL import Image
 from skimage import color
 
-from conftest import run_in_process
+from tiny_runs import TINY_NET, make_aligned_dataset, run_entry, run_in_process
 from models import networks
 from models.translator import Translator
-from tiny_runs import TINY_NET, make_aligned_dataset, run_script
 from util.checkpoint import load_weights
 
 FIXTURES = Path(__file__).parent / 'fixtures'
@@ -28,10 +27,10 @@ def run(tmp_path_factory) -> Path:
     to which a grey copy of a test photo is added."""
     root = tmp_path_factory.mktemp('colorization')
     data = make_aligned_dataset(root / 'data', {'train': 4, 'val': 2, 'test': TEST_PHOTOS})
-    Image.open(data / 'test' / '0.png').convert('L').save(data / 'test' / 'grey.png')
+    Image.open(data / 'test' / '000.png').convert('L').save(data / 'test' / 'grey.png')
     common = ['--dataroot', str(data), '--name', 'color', '--checkpoints_dir', str(root / 'ck'), '--model', 'colorization', *NET]
-    run_script('train.py', [*common, '--n_epochs', '1', '--n_epochs_decay', '0', '--no_html'], root)
-    run_script('test.py', [*common, '--results_dir', str(root / 'results'), '--preprocess', 'none'], root)
+    run_entry('train.py', *common, '--n_epochs', '1', '--n_epochs_decay', '0', '--no_html', cwd=root)
+    run_entry('test.py', *common, '--results_dir', str(root / 'results'), '--preprocess', 'none', cwd=root)
     return root
 
 
@@ -69,19 +68,19 @@ def test_validation_ran_on_the_colour_photos(run):
 
 
 def test_real_B_rgb_is_the_photo_itself(run):
-    for stem in map(str, range(TEST_PHOTOS)):
+    for stem in (f'{index:03d}' for index in range(TEST_PHOTOS)):
         assert np.abs(page_image(run, stem, 'real_B_rgb').astype(int) - source_photo(run, stem)).max() <= 1
 
 
 def test_fake_B_rgb_keeps_the_input_lightness(run):
-    for stem in map(str, range(TEST_PHOTOS)):
+    for stem in (f'{index:03d}' for index in range(TEST_PHOTOS)):
         assert_keeps_lightness(page_image(run, stem, 'fake_B_rgb'), source_photo(run, stem))
 
 
 def test_metrics_compare_the_srgb_photos(run):
     """metrics.json scores fake_B_rgb against real_B_rgb for the colour photos; the grey input has no ground truth."""
     metrics = json.loads((run / 'results' / 'color' / 'test_latest' / 'metrics.json').read_text())
-    assert [image['name'] for image in metrics['images']] == [str(index) for index in range(TEST_PHOTOS)]
+    assert [image['name'] for image in metrics['images']] == [f'{index:03d}' for index in range(TEST_PHOTOS)]
     for image in metrics['images']:
         fake, real = (page_image(run, image['name'], label).astype(float) / 127.5 for label in ('fake_B_rgb', 'real_B_rgb'))
         assert image['l1'] == pytest.approx(np.abs(fake - real).mean(), abs=2 / 255)

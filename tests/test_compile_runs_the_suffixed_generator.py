@@ -6,6 +6,7 @@ import torch
 from models import create_model
 from models.networks import define_G
 from options.test_options import TestOptions
+from tiny_runs import TINY_NET
 from util.checkpoint import atomic_save
 
 
@@ -35,8 +36,8 @@ def test_compiled_suffixed_generator_is_the_one_that_runs(tmp_path, monkeypatch)
     atomic_save(define_G(3, 3, 8, 'resnet_6blocks', 'instance').state_dict(), str(experiment / 'latest_net_G_A.pth'))
     monkeypatch.setattr(torch, 'compile', CountingCompile)
     opt = TestOptions().parse(['--dataroot', str(tmp_path), '--checkpoints_dir', str(tmp_path / 'ck'), '--name', 'cyclegan',
-                               '--model', 'test', '--model_suffix', '_A', '--netG', 'resnet_6blocks', '--ngf', '8',
-                               '--norm', 'instance', '--no_dropout', '--gpu_ids', '-1', '--compile', '--crop_size', '32'])
+                               '--model', 'test', '--model_suffix', '_A', *TINY_NET, '--norm', 'instance', '--no_dropout',
+                               '--compile'])
     model = create_model(opt)
     model.setup(opt)
     model.set_input({'A': torch.zeros(1, 3, 32, 32), 'A_paths': ['x.png']})

@@ -4,7 +4,7 @@ import re
 
 import torch
 
-from conftest import TINY_NET_FLAGS, run_entry
+from tiny_runs import TINY_UNET, run_entry
 
 
 def conv_weights(path: str) -> dict[str, torch.Tensor]:
@@ -15,7 +15,7 @@ def conv_weights(path: str) -> dict[str, torch.Tensor]:
 def test_continue_train_from_networks_only_counts_from_epoch_count(tiny_dataset, tmp_path):
     checkpoints = str(tmp_path / 'checkpoints')
     common = ['--dataroot', tiny_dataset, '--name', 'resume', '--checkpoints_dir', checkpoints, '--print_freq', '4',
-              '--no_dropout', *TINY_NET_FLAGS]
+              '--no_dropout', *TINY_UNET]
     run_entry('train.py', *common, '--n_epochs', '1', '--n_epochs_decay', '0', '--save_epoch_freq', '1')
     saved = {net: conv_weights(os.path.join(checkpoints, 'resume', f'1_net_{net}.pth')) for net in 'GD'}
     os.remove(os.path.join(checkpoints, 'resume', '1_train_state.pth'))

@@ -14,12 +14,12 @@ import torch
 from PIL import Image
 
 import models.base_model as base_model
-from conftest import ROOT, TINY_NET_FLAGS, build_model, random_batch, run_entry, run_in_process, write_aligned_images
-from tiny_runs import TINY_NET
+from tiny_runs import (REPO, TINY_NET, TINY_UNET, build_model, make_aligned_dataset, random_batch, random_image, run_entry,
+                       run_in_process)
 from options.record import read_options_file
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
-SMALL = [*TINY_NET, '--display_id', '0', '--no_html']  # --gpu_ids 0 given after it wins
+SMALL = [*TINY_NET, '--no_html']  # --gpu_ids 0 given after it wins
 
 
 def test_one_training_step_on_cuda_matches_the_cpu(tmp_path):
@@ -66,7 +66,7 @@ def fake_images(results_dir) -> dict[str, np.ndarray]:
 
 
 def test_checkpoint_trained_on_cuda_tests_alike_on_cpu_and_predicts(tmp_path, tiny_dataset):
-    common = ['--dataroot', tiny_dataset, '--name', 'gpu', '--checkpoints_dir', str(tmp_path / 'ck'), *TINY_NET_FLAGS]
+    common = ['--dataroot', tiny_dataset, '--name', 'gpu', '--checkpoints_dir', str(tmp_path / 'ck'), *TINY_UNET]
     run_entry('train.py', *common, '--gpu_ids', '0', '--n_epochs', '1', '--n_epochs_decay', '1', '--no_html')
     for gpu in ('0', '-1'):
         run_entry('test.py', *common, '--gpu_ids', gpu, '--eval', '--results_dir', str(tmp_path / f'results{gpu}'))
@@ -75,15 +75,14 @@ def test_checkpoint_trained_on_cuda_tests_alike_on_cpu_and_predicts(tmp_path, ti
     differences = [np.abs(on_gpu[name] - on_cpu[name]) for name in on_gpu]
     # TF32 convolutions on the GPU: on an H200, over two runs, up to 4 levels of 255 apart and 0.61 on average
     assert max(d.mean() for d in differences) < 1.5 and max(d.max() for d in differences) <= 16
-    odd = tmp_path / 'odd.png'
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (97, 150, 3), dtype=np.uint8)).save(odd)
+    odd = random_image(tmp_path / 'odd.png', 150, 97, seed=0)
     run_in_process('predict.py', '--name', 'gpu', '--checkpoints_dir', str(tmp_path / 'ck'), '--gpu_ids', '0',
-                   '--input', str(odd), '--output', str(tmp_path / 'predicted'))
+                   '--input', odd, '--output', str(tmp_path / 'predicted'))
     assert Image.open(tmp_path / 'predicted' / 'odd.png').size == (150, 97)
 
 
 def test_fast_on_cuda_times_compile_and_resume_reuses_the_choice(tmp_path):
-    write_aligned_images(str(tmp_path / 'data' / 'train'), 2, size=32, seed=1)
+    make_aligned_dataset(tmp_path / 'data', {'train': 2}, seed=1)
     common = ['--dataroot', str(tmp_path / 'data'), '--name', 'fast', '--checkpoints_dir', str(tmp_path / 'ck'),
               *SMALL, '--gpu_ids', '0', '--fast']
     result = run_entry('train.py', *common, '--n_epochs', '1', '--n_epochs_decay', '0', timeout=900)
@@ -99,12 +98,12 @@ def test_fast_on_cuda_times_compile_and_resume_reuses_the_choice(tmp_path):
 
 
 def test_torchrun_on_cuda_joins_with_nccl(tmp_path):
-    write_aligned_images(str(tmp_path / 'data' / 'train'), 2, size=32, seed=2)
+    make_aligned_dataset(tmp_path / 'data', {'train': 2}, seed=2)
     command = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '1', '--master_port', '29531',
-               os.path.join(ROOT, 'train.py'), '--dataroot', str(tmp_path / 'data'), '--name', 'ddp',
+               str(REPO / 'train.py'), '--dataroot', str(tmp_path / 'data'), '--name', 'ddp',
                '--checkpoints_dir', str(tmp_path / 'ck'), *SMALL, '--gpu_ids', '0', '--n_epochs', '1',
                '--n_epochs_decay', '0']
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert os.path.isfile(tmp_path / 'ck' / 'ddp' / 'latest_net_G.pth')
     assert 'torchrun: 1 processes joined with the nccl backend' in result.stdout, result.stdout[-2000:]

@@ -7,31 +7,21 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tiny_runs import REPO, TINY_NET, TINY_UNET, make_aligned_dataset, with_values
+
 TORCHRUN = os.path.join(os.path.dirname(sys.executable), 'torchrun')
 NUM_IMAGES = 4
 EPOCHS = 2
 
 
-def make_aligned_dataset(root: str) -> None:
-    rng = np.random.default_rng(0)
-    os.makedirs(os.path.join(root, 'train'))
-    for i in range(NUM_IMAGES):
-        pixels = rng.integers(0, 256, (32, 64, 3), dtype=np.uint8)
-        Image.fromarray(pixels).save(os.path.join(root, 'train', f'{i}.png'))
-
-
 def run_torchrun(tmp_path, nproc: int) -> str:
-    make_aligned_dataset(str(tmp_path / 'data'))
+    make_aligned_dataset(tmp_path / 'data', {'train': NUM_IMAGES})
     command = [TORCHRUN, '--standalone', '--nproc_per_node', str(nproc), 'train.py',
                '--dataroot', str(tmp_path / 'data'), '--checkpoints_dir', str(tmp_path / 'ckpt'), '--name', 'ddp',
-               '--netG', 'unet_128', '--ngf', '8', '--ndf', '8', '--load_size', '128', '--crop_size', '128',
-               '--gpu_ids', '-1', '--display_id', '0', '--num_threads', '0', '--print_freq', '1',
+               *TINY_UNET, '--print_freq', '1',
                '--n_epochs', '1', '--n_epochs_decay', str(EPOCHS - 1)]
     env = dict(os.environ, OMP_NUM_THREADS='1')
     with subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -80,8 +70,7 @@ def test_torchrun_ranks_end_identical_and_only_rank0_writes(tmp_path, nproc):
     assert not any(key.startswith(('module.', '_orig_mod.')) for key in state)
 
 
-RESUME_FLAGS = ['--netG', 'resnet_6blocks', '--ngf', '8', '--ndf', '8', '--load_size', '36', '--crop_size', '32',
-                '--gpu_ids', '-1', '--display_id', '0', '--num_threads', '0', '--no_html', '--seed', '5',
+RESUME_FLAGS = [*with_values(TINY_NET, load_size=36), '--no_html', '--seed', '5',
                 '--n_epochs', '2', '--n_epochs_decay', '1', '--save_latest_freq', '6', '--save_epoch_freq', '100']
 
 
@@ -123,10 +112,7 @@ def kill_everything(process: subprocess.Popen) -> int:
 def test_torchrun_killed_mid_epoch_resumes_bit_identical(tmp_path):
     """8 images on 2 ranks: 4 iterations per rank and epoch; the checkpoint at iteration 6 lands mid-epoch 2.
     Every rank's random state, image pool and position are restored, so the final weights equal a straight run's."""
-    rng = np.random.default_rng(3)
-    os.makedirs(tmp_path / 'data' / 'train')
-    for i in range(8):
-        Image.fromarray(rng.integers(0, 256, (36, 72, 3), dtype=np.uint8)).save(tmp_path / 'data' / 'train' / f'{i}.png')
+    make_aligned_dataset(tmp_path / 'data', {'train': 8}, size=36, seed=3)
     straight = torchrun_training(tmp_path, 'straight')
     assert straight.wait(timeout=180) == 0, (tmp_path / 'straight.err').read_text()[-3000:]
 

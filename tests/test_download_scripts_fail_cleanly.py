@@ -10,7 +10,8 @@ from typing import Iterator, NamedTuple
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tiny_runs import REPO
+
 UNREACHABLE = 'http://127.0.0.1:9/'
 
 

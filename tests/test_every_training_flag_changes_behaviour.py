@@ -12,9 +12,9 @@ import torch
 import torchvision.transforms.functional as TF
 from PIL import Image
 
-from conftest import build_model, random_batch, run_entry, write_aligned_images
 from data import create_dataset
 from options.train_options import TrainOptions
+from tiny_runs import TINY_NET, build_model, make_aligned_dataset, random_batch, run_entry
 from training.epoch import end_epoch
 from training.state import Progress
 from util.visualizer import Visualizer
@@ -154,14 +154,14 @@ def whole_image_resized(batch: dict, side: int) -> bool:
     (['--input_nc', '1', '--direction', 'AtoB'], lambda batches: batches[0]['A'].shape[1] == 1),
 ])
 def test_data_flag_is_applied(tmp_path, flag, check):
-    write_aligned_images(str(tmp_path / 'data' / 'train'), 4, size=64, seed=11)
+    make_aligned_dataset(tmp_path / 'data', {'train': 4}, size=64, seed=11)
     assert not check(first_epoch(tmp_path)), f'{flag} already holds by default, so this proves nothing'
     assert check(first_epoch(tmp_path, *flag))
 
 
 def test_no_flip_turns_off_flips(tmp_path):
     """Without --no_flip some of 8 samples come out mirrored; with it none does (crop fixed by --load_size = crop)."""
-    write_aligned_images(str(tmp_path / 'data' / 'train'), 8, size=32, seed=12)
+    make_aligned_dataset(tmp_path / 'data', {'train': 8}, seed=12)
     plain = first_epoch(tmp_path, '--load_size', '32', '--no_flip', '--serial_batches')
     flipped = first_epoch(tmp_path, '--load_size', '32', '--serial_batches')
     mirrored = [torch.equal(a['A'], torch.flip(b['A'], dims=[-1])) for a, b in zip(flipped, plain)]
@@ -172,10 +172,9 @@ def test_no_flip_turns_off_flips(tmp_path):
 def test_logging_and_saving_flags(tmp_path):
     """--print_freq, --display_freq, --update_html_freq, --no_html, --save_latest_freq, --save_by_iter,
     --save_epoch_freq and --load_iter, in two short runs."""
-    write_aligned_images(str(tmp_path / 'data' / 'train'), 4, size=32, seed=13)
-    common = ['--dataroot', str(tmp_path / 'data'), '--checkpoints_dir', str(tmp_path / 'ck'), '--netG', 'resnet_6blocks',
-              '--ngf', '8', '--ndf', '8', '--load_size', '32', '--crop_size', '32', '--gpu_ids', '-1',
-              '--display_id', '0', '--num_threads', '0', '--n_epochs', '2', '--n_epochs_decay', '0']
+    make_aligned_dataset(tmp_path / 'data', {'train': 4}, seed=13)
+    common = ['--dataroot', str(tmp_path / 'data'), '--checkpoints_dir', str(tmp_path / 'ck'), *TINY_NET,
+              '--n_epochs', '2', '--n_epochs_decay', '0']
     run_entry('train.py', *common, '--name', 'logged', '--print_freq', '3', '--display_freq', '2',
               '--update_html_freq', '4', '--save_latest_freq', '3', '--save_by_iter', '--save_epoch_freq', '2')
     experiment = tmp_path / 'ck' / 'logged'

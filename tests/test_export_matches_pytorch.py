@@ -1,15 +1,13 @@
 """python export.py: the TorchScript and ONNX generators give PyTorch's output on a random input."""
 import os
-import subprocess
-import sys
 
 import onnxruntime
 import torch
 
 from models import networks
+from tiny_runs import run_entry
 from util.checkpoint import atomic_save
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOLERANCE = 1e-4
 
 
@@ -28,10 +26,8 @@ def save_random_generator(experiment_dir: str) -> torch.nn.Module:
 
 def test_exported_generator_matches_pytorch(tmp_path):
     net = save_random_generator(str(tmp_path / 'ckpt' / 'tiny'))
-    command = [sys.executable, 'export.py', '--checkpoints_dir', str(tmp_path / 'ckpt'), '--name', 'tiny',
-               '--netG', 'unet_128', '--ngf', '8', '--crop_size', '128', '--out_dir', str(tmp_path / 'export')]
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_entry('export.py', '--checkpoints_dir', str(tmp_path / 'ckpt'), '--name', 'tiny', '--netG', 'unet_128',
+              '--ngf', '8', '--crop_size', '128', '--out_dir', str(tmp_path / 'export'), timeout=120)
 
     image = torch.rand(2, 3, 128, 128, generator=torch.Generator().manual_seed(1)) * 2 - 1
     with torch.no_grad():

@@ -11,15 +11,13 @@ import time
 import pytest
 import torch
 
-from conftest import ROOT, run_entry, write_aligned_images
 from models import speed
 from models.speed import SpeedSettings
-from tiny_runs import TINY_NET
 from options.record import read_options_file
+from tiny_runs import REPO, TINY_NET, make_aligned_dataset, run_entry
 from util.checkpoint import load_weights
 
 AVX2_ONLY = {'ATEN_CPU_CAPABILITY': 'avx2', 'ONEDNN_MAX_CPU_ISA': 'AVX2'}
-NET = [*TINY_NET, '--display_id', '0']
 
 
 def fake_steps(seconds: dict[SpeedSettings, float], timed: list[SpeedSettings]):
@@ -70,8 +68,8 @@ def test_tune_keeps_plain_float32_when_nothing_is_faster(monkeypatch):
 
 
 def test_train_fast_reports_records_and_resume_reuses_the_choice(tmp_path):
-    write_aligned_images(str(tmp_path / 'data' / 'train'), 2, size=32, seed=1)
-    common = ['--dataroot', str(tmp_path / 'data'), '--name', 'fast', '--checkpoints_dir', str(tmp_path / 'ck'), *NET, '--fast']
+    make_aligned_dataset(tmp_path / 'data', {'train': 2}, seed=1)
+    common = ['--dataroot', str(tmp_path / 'data'), '--name', 'fast', '--checkpoints_dir', str(tmp_path / 'ck'), *TINY_NET, '--fast']
     result = run_entry('train.py', *common, '--n_epochs', '1', '--n_epochs_decay', '0', '--no_html')
     lines = [line for line in result.stdout.splitlines() if line.startswith('--fast:')]
     assert len(lines) == 1 and re.search(r'\d\.\d\dx the plain float32 step', lines[0]), result.stdout[-2000:]
@@ -87,9 +85,8 @@ def test_train_fast_reports_records_and_resume_reuses_the_choice(tmp_path):
 
 
 def test_test_py_fast_tunes_inference_and_records_it(tmp_path):
-    write_aligned_images(str(tmp_path / 'data' / 'train'), 1, size=32, seed=2)
-    write_aligned_images(str(tmp_path / 'data' / 'test'), 1, size=32, seed=3)
-    common = ['--dataroot', str(tmp_path / 'data'), '--name', 'fastest', '--checkpoints_dir', str(tmp_path / 'ck'), *NET]
+    make_aligned_dataset(tmp_path / 'data', {'train': 1, 'test': 1}, seed=2)
+    common = ['--dataroot', str(tmp_path / 'data'), '--name', 'fastest', '--checkpoints_dir', str(tmp_path / 'ck'), *TINY_NET]
     run_entry('train.py', *common, '--n_epochs', '1', '--n_epochs_decay', '0')
     result = run_entry('test.py', *common, '--fast', '--results_dir', str(tmp_path / 'results'))
     line = next(line for line in result.stdout.splitlines() if line.startswith('--fast:'))
@@ -99,16 +96,15 @@ def test_test_py_fast_tunes_inference_and_records_it(tmp_path):
 
 
 def run_avx2_only(args: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, os.path.join(ROOT, 'train.py'), *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, **AVX2_ONLY})
+    return run_entry('train.py', *args, check=False, env=AVX2_ONLY)
 
 
 def test_amp_without_native_low_precision_warns_once_and_trains_float32(tmp_path):
     detected = subprocess.run([sys.executable, '-c', 'from util.hardware import cpu_has_native_bf16; print(cpu_has_native_bf16())'],
-                              cwd=ROOT, capture_output=True, text=True, env={**os.environ, **AVX2_ONLY})
+                              cwd=REPO, capture_output=True, text=True, env={**os.environ, **AVX2_ONLY})
     assert detected.stdout.strip() == 'False', detected.stderr
-    write_aligned_images(str(tmp_path / 'data' / 'train'), 2, size=32, seed=4)
-    common = ['--dataroot', str(tmp_path / 'data'), '--checkpoints_dir', str(tmp_path / 'ck'), *NET, '--seed', '1',
+    make_aligned_dataset(tmp_path / 'data', {'train': 2}, seed=4)
+    common = ['--dataroot', str(tmp_path / 'data'), '--checkpoints_dir', str(tmp_path / 'ck'), *TINY_NET, '--seed', '1',
               '--n_epochs', '1', '--n_epochs_decay', '0', '--no_html']
     with_amp = run_avx2_only([*common, '--name', 'amp', '--amp'])
     plain = run_avx2_only([*common, '--name', 'plain'])

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from bench.reference_step import ReferenceStep
-from conftest import build_model, random_batch
+from tiny_runs import build_model, random_batch
 
 
 def parameters_and_grads(net: torch.nn.Module) -> tuple[dict, dict]:

@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 from PIL import Image
 
-from conftest import build_labeled_model, run_in_process
+from tiny_runs import build_labeled_model, run_in_process
 from util.checkpoint import atomic_save
 
 LABEL_NC, HEIGHT, WIDTH = 4, 48, 64

@@ -3,7 +3,7 @@ label maps give, the sizes the generators map exactly, and the multiscale D from
 import pytest
 import torch
 
-from conftest import build_labeled_model, build_model, label_batch, random_batch
+from tiny_runs import build_labeled_model, build_model, label_batch, random_batch
 from models import networks
 
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.models import VGG19_Weights, vgg19
 
-from conftest import build_labeled_model, build_model, label_batch
+from tiny_runs import build_labeled_model, build_model, label_batch
 from models import label_maps, networks
 from util.checkpoint import atomic_save
 from util.errors import UserError

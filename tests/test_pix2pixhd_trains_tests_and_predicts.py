@@ -6,10 +6,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from conftest import build_labeled_model, label_batch, run_in_process, save_as_trained
+from tiny_runs import (IMAGE_SIDE, build_labeled_model, label_batch, make_aligned_dataset, run_entry, run_in_process,
+                       save_as_trained)
 from models.label_maps import encode_input
 from models.translator import Translator
-from tiny_runs import IMAGE_SIDE, make_aligned_dataset, run_script
 from util.image_io import to_array
 
 HD_FLAGS = ['--model', 'pix2pixhd', '--dataset_mode', 'aligned', '--label_nc', '0', '--no_instance', '--no_vgg_loss', '--netG', 'global',
@@ -21,23 +21,23 @@ HD_FLAGS = ['--model', 'pix2pixhd', '--dataset_mode', 'aligned', '--label_nc', '
 def test_train_test_and_predict(tmp_path):
     data = make_aligned_dataset(tmp_path / 'data', {'train': 2, 'test': 1})
     common = ['--dataroot', str(data), '--name', 'hd', '--checkpoints_dir', str(tmp_path / 'ck')]
-    trained = run_script('train.py', [*common, *HD_FLAGS, '--n_epochs', '1', '--n_epochs_decay', '0'], tmp_path)
+    trained = run_entry('train.py', *common, *HD_FLAGS, '--n_epochs', '1', '--n_epochs_decay', '0', cwd=tmp_path)
     assert 'G_GAN_Feat' in trained.stdout and 'G_VGG' not in trained.stdout
 
     sizes = ['--load_size', str(IMAGE_SIDE), '--crop_size', str(IMAGE_SIDE)]
-    tested = run_script('test.py', [*common, '--model', 'pix2pixhd', '--dataset_mode', 'aligned', '--gpu_ids', '-1', *sizes,
-                                    '--results_dir', str(tmp_path / 'results')], tmp_path)
+    tested = run_entry('test.py', *common, '--model', 'pix2pixhd', '--dataset_mode', 'aligned', '--gpu_ids', '-1', *sizes,
+                                    '--results_dir', str(tmp_path / 'results'), cwd=tmp_path)
     assert '--n_downsample_global 2' in tested.stdout and '--label_nc 0' in tested.stdout
     page = tmp_path / 'results' / 'hd' / 'test_latest'
-    assert Image.open(page / 'images' / '0_fake_B.png').size == (IMAGE_SIDE, IMAGE_SIDE)
+    assert Image.open(page / 'images' / '000_fake_B.png').size == (IMAGE_SIDE, IMAGE_SIDE)
     assert json.loads((page / 'metrics.json').read_text())['count'] == 1
 
     odd = tmp_path / 'odd.png'
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (29, 45, 3), dtype=np.uint8)).save(odd)
     run_in_process('predict.py', '--name', 'hd', '--checkpoints_dir', str(tmp_path / 'ck'), '--gpu_ids', '-1',
-                   '--input', str(odd), str(data / 'test' / '0.png'), '--output', str(tmp_path / 'out'))
+                   '--input', str(odd), str(data / 'test' / '000.png'), '--output', str(tmp_path / 'out'))
     assert Image.open(tmp_path / 'out' / 'odd.png').size == (45, 29)
-    assert Image.open(tmp_path / 'out' / '0.png').size == (2 * IMAGE_SIDE, IMAGE_SIDE)
+    assert Image.open(tmp_path / 'out' / '000.png').size == (2 * IMAGE_SIDE, IMAGE_SIDE)
 
 
 def test_label_map_generator_rebuilt_from_its_record_translates_label_pngs(tmp_path):

@@ -9,25 +9,23 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import run_entry, run_in_process, write_aligned_images
 from data import create_dataset
 from models import networks
 from models.translator import Translator
 from options.train_options import TrainOptions
+from tiny_runs import TINY_NET, TINY_UNET, make_aligned_dataset, random_image, run_entry, run_in_process, with_values
 from util.checkpoint import atomic_save
 from util.image_io import read_image
 
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
-UNET_256 = ['--netG', 'unet_256', '--ngf', '8', '--ndf', '8', '--load_size', '256', '--crop_size', '256',
-            '--gpu_ids', '-1', '--display_id', '0', '--num_threads', '0', '--no_html']
+UNET_256 = [*with_values(TINY_UNET, netG='unet_256', load_size=256, crop_size=256), '--no_html']
 
 
 @pytest.fixture(scope='module')
 def unet256(tmp_path_factory):
     """A unet_256 (ngf 8) experiment trained one epoch on two 256x256 pairs, with its record."""
     root = tmp_path_factory.mktemp('unet256')
-    write_aligned_images(str(root / 'data' / 'train'), 2, size=256, seed=21)
-    write_aligned_images(str(root / 'data' / 'test'), 1, size=256, seed=22)
+    make_aligned_dataset(root / 'data', {'train': 2, 'test': 1}, size=256, seed=21)
     run_entry('train.py', '--dataroot', str(root / 'data'), '--name', 'u', '--checkpoints_dir', str(root / 'ck'), *UNET_256,
               '--n_epochs', '1', '--n_epochs_decay', '0')
     return root
@@ -35,13 +33,6 @@ def unet256(tmp_path_factory):
 
 def predict(root, *args: str, check: bool = True):
     return run_in_process('predict.py', '--name', 'u', '--checkpoints_dir', str(root / 'ck'), '--gpu_ids', '-1', *args, check=check)
-
-
-def random_image(path, width: int, height: int, seed: int, mode: str = 'RGB') -> str:
-    channels = {'L': 1, 'RGB': 3, 'RGBA': 4}[mode]
-    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, channels), dtype=np.uint8)
-    Image.fromarray(pixels.squeeze(2) if channels == 1 else pixels).save(path)
-    return str(path)
 
 
 def test_odd_sized_image_keeps_its_size(unet256, tmp_path):
@@ -136,26 +127,21 @@ def test_channel_count_that_does_not_match_is_one_line_naming_the_file(unet256, 
 
 @pytest.mark.parametrize('channels,mode', [(1, 'L'), (4, 'RGBA')])
 def test_gray_and_four_channel_images_train_test_and_predict(tmp_path, channels, mode):
-    data = tmp_path / 'data'
-    for split, count in (('train', 2), ('test', 1)):
-        (data / split).mkdir(parents=True)
-        for index in range(count):
-            random_image(data / split / f'{index}.png', 64, 32, seed=index + 10 * len(split), mode=mode)
-    common = ['--dataroot', str(data), '--name', 'nc', '--checkpoints_dir', str(tmp_path / 'ck'), '--netG', 'resnet_6blocks',
-              '--ngf', '8', '--ndf', '8', '--load_size', '32', '--crop_size', '32', '--gpu_ids', '-1']
+    data = make_aligned_dataset(tmp_path / 'data', {'train': 2, 'test': 1}, mode=mode)
+    common = ['--dataroot', str(data), '--name', 'nc', '--checkpoints_dir', str(tmp_path / 'ck'), *TINY_NET]
     run_entry('train.py', *common, '--input_nc', str(channels), '--output_nc', str(channels), '--n_epochs', '1',
-              '--n_epochs_decay', '0', '--display_id', '0', '--num_threads', '0', '--no_html')
+              '--n_epochs_decay', '0', '--no_html')
     run_entry('test.py', *common, '--results_dir', str(tmp_path / 'results'))
-    assert Image.open(tmp_path / 'results' / 'nc' / 'test_latest' / 'images' / '0_fake_B.png').size == (32, 32)
+    assert Image.open(tmp_path / 'results' / 'nc' / 'test_latest' / 'images' / '000_fake_B.png').size == (32, 32)
     run_in_process('predict.py', '--name', 'nc', '--checkpoints_dir', str(tmp_path / 'ck'), '--gpu_ids', '-1', '--aligned_input',
-              '--input', str(data / 'test' / '0.png'), '--output', str(tmp_path / 'out'))
-    output = Image.open(tmp_path / 'out' / '0.png')
+              '--input', str(data / 'test' / '000.png'), '--output', str(tmp_path / 'out'))
+    output = Image.open(tmp_path / 'out' / '000.png')
     assert output.mode == mode and output.size == (32, 32)
 
 
 @pytest.mark.parametrize('netG', ['unet_256', 'unet_128', 'resnet_6blocks'])
 def test_test_py_with_preprocess_none_works_at_any_size(tmp_path, netG):
-    write_aligned_images(str(tmp_path / 'data' / 'test'), 1, size=150, seed=7)
+    make_aligned_dataset(tmp_path / 'data', {'test': 1}, size=150, seed=7)
     Image.open(tmp_path / 'data' / 'test' / '000.png').crop((0, 0, 300, 100)).save(tmp_path / 'data' / 'test' / '000.png')
     experiment = tmp_path / 'ck' / 'any'
     experiment.mkdir(parents=True)

@@ -9,7 +9,7 @@ from PIL import Image
 from selenium.webdriver.common.by import By
 from skimage.metrics import structural_similarity
 
-from tiny_runs import IMAGE_SIDE, TINY_NET, artifacts_dir, headless_chromium, make_aligned_dataset, run_script
+from tiny_runs import IMAGE_SIDE, TINY_NET, artifacts_dir, headless_chromium, make_aligned_dataset, run_entry
 
 TEST_IMAGES = 3
 WINSIZE = 96
@@ -22,10 +22,10 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     dataroot = make_aligned_dataset(root / 'data', {'train': 4, 'val': 2, 'test': TEST_IMAGES})
     common = ['--dataroot', str(dataroot), '--name', 'pages', '--checkpoints_dir', str(root / 'checkpoints'),
               *TINY_NET, '--display_winsize', str(WINSIZE)]
-    run_script('train.py', [*common, '--n_epochs', '1', '--n_epochs_decay', '1', '--display_id', '0',
-                            '--print_freq', '1', '--display_freq', '2', '--update_html_freq', '2'], root)
-    run_script('test.py', [*common, '--results_dir', str(root / 'results')], root)
-    run_script('test.py', [*common, '--results_dir', str(root / 'wide'), '--aspect_ratio', '2', '--num_test', '1'], root)
+    run_entry('train.py', *common, '--n_epochs', '1', '--n_epochs_decay', '1', '--print_freq', '1', '--display_freq', '2',
+              '--update_html_freq', '2', cwd=root)
+    run_entry('test.py', *common, '--results_dir', str(root / 'results'), cwd=root)
+    run_entry('test.py', *common, '--results_dir', str(root / 'wide'), '--aspect_ratio', '2', '--num_test', '1', cwd=root)
     return {'train': root / 'checkpoints' / 'pages' / 'web', 'test': root / 'results' / 'pages' / 'test_latest',
             'wide': root / 'wide' / 'pages' / 'test_latest'}
 
@@ -50,11 +50,11 @@ def test_training_page_shows_loss_and_validation_curves_validation_images_and_ep
     sources = [Path(image['src']).name for image in images]
     labels = ('real_A', 'fake_B', 'real_B')
     assert sources[:2] == ['loss_curve.png', 'val_curve.png']
-    assert sources[2:8] == [f'val_{stem}_{label}.png' for stem in (0, 1) for label in labels]
+    assert sources[2:8] == [f'val_{stem}_{label}.png' for stem in ('000', '001') for label in labels]
     assert sources[8:] == [f'epoch{epoch:03d}_{label}.png' for epoch in (2, 1) for label in labels]
     assert all(image['complete'] and image['naturalWidth'] > 0 for image in images), images
     headers = [element.text for element in browser.find_elements(By.TAG_NAME, 'h3')]
-    assert headers == ['validation [epoch 2] 0', 'validation [epoch 2] 1', 'epoch [2]', 'epoch [1]']
+    assert headers == ['validation [epoch 2] 000', 'validation [epoch 2] 001', 'epoch [2]', 'epoch [1]']
 
 
 def test_test_page_shows_every_result_and_the_metrics_table(runs, browser):
@@ -64,7 +64,7 @@ def test_test_page_shows_every_result_and_the_metrics_table(runs, browser):
     assert all(image['width'] == WINSIZE for image in images)
     rows = browser.find_elements(By.CSS_SELECTOR, 'table#metrics tr')
     assert [cell.text for cell in rows[0].find_elements(By.TAG_NAME, 'th')] == ['image', 'L1', 'PSNR (dB)', 'SSIM']
-    assert [row.find_element(By.TAG_NAME, 'td').text for row in rows[1:]] == ['0', '1', '2', 'mean']
+    assert [row.find_element(By.TAG_NAME, 'td').text for row in rows[1:]] == ['000', '001', '002', 'mean']
     assert 'FID not computed' in browser.find_element(By.ID, 'summary').text
 
 

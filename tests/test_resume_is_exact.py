@@ -10,12 +10,11 @@ import time
 
 import torch
 
-from conftest import ROOT, run_entry, write_aligned_images
+from tiny_runs import REPO, TINY_NET, make_aligned_dataset, run_entry, with_values
 
 # 4 images x 3 epochs = 12 iterations; the checkpoint at 6 lands mid-epoch 2, and epoch 3 decays the lr.
 # load 36 -> crop 32 and flips: augmentation draws random numbers in the loader workers.
-FLAGS = ['--netG', 'resnet_6blocks', '--ngf', '8', '--ndf', '8', '--load_size', '36', '--crop_size', '32',
-         '--gpu_ids', '-1', '--display_id', '0', '--no_html', '--seed', '7',
+FLAGS = [*with_values(TINY_NET, load_size=36), '--no_html', '--seed', '7',
          '--n_epochs', '2', '--n_epochs_decay', '1', '--save_latest_freq', '6', '--save_epoch_freq', '100']
 
 
@@ -26,7 +25,7 @@ def final_weights(checkpoints: str, name: str) -> dict[str, dict[str, torch.Tens
 
 def train_and_kill_after_first_checkpoint(args: list[str], state_file: str) -> int:
     """Start training, wait for the checkpoint at N/2, SIGKILL the group at a random moment after it; return the code."""
-    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'train.py'), *args], cwd=ROOT, start_new_session=True,
+    process = subprocess.Popen([sys.executable, str(REPO / 'train.py'), *args], cwd=REPO, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not os.path.exists(state_file) and process.poll() is None and time.monotonic() < deadline:
@@ -51,7 +50,7 @@ def killed_and_resumed(dataroot: str, checkpoints: str, name: str, threads_befor
 
 def test_sigkill_then_continue_train_matches_straight_run_with_any_num_threads(tmp_path):
     dataroot = str(tmp_path / 'data')
-    write_aligned_images(os.path.join(dataroot, 'train'), 4, size=36, seed=3)
+    make_aligned_dataset(dataroot, {'train': 4}, size=36, seed=3)
     checkpoints = str(tmp_path / 'checkpoints')
     run_entry('train.py', '--dataroot', dataroot, '--name', 'straight', '--checkpoints_dir', checkpoints, *FLAGS,
               '--num_threads', '2')

@@ -10,23 +10,22 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_entry, write_aligned_images
+from tiny_runs import REPO, TINY_NET, make_aligned_dataset, run_entry, with_values
 from util import distributed
 from util.checkpoint import load_weights
 from training.interrupt import HANDLED_SIGNALS, TrainingSignals
 
-NET = ['--netG', 'resnet_6blocks', '--ngf', '8', '--ndf', '8', '--load_size', '36', '--crop_size', '32',
-       '--gpu_ids', '-1', '--display_id', '0', '--num_threads', '2', '--print_freq', '1']
+NET = [*with_values(TINY_NET, load_size=36, num_threads=2), '--print_freq', '1']
 
 
 def start(tmp_path: Path, name: str, *extra: str) -> tuple[subprocess.Popen, Path]:
     """train.py in a session of its own (so killpg reaches it and its loader workers), output in files."""
     data = tmp_path / 'data'
     if not data.exists():
-        write_aligned_images(str(data / 'train'), 4, size=36, seed=10)
+        make_aligned_dataset(data, {'train': 4}, size=36, seed=10)
     args = ['--dataroot', str(data), '--name', name, '--checkpoints_dir', str(tmp_path / 'ck'), *NET, *extra]
     logs = tmp_path / f'{name}.out', tmp_path / f'{name}.err'
-    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'train.py'), *args], cwd=ROOT, start_new_session=True,
+    process = subprocess.Popen([sys.executable, str(REPO / 'train.py'), *args], cwd=REPO, start_new_session=True,
                                stdout=open(logs[0], 'w'), stderr=open(logs[1], 'w'))
     return process, tmp_path / 'ck' / name
 

@@ -14,7 +14,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tiny_runs import (IMAGE_SIDE, TINY_NET, artifacts_dir, free_port, headless_chromium, make_aligned_dataset,
-                       run_script, start_server, stop)
+                       run_entry, start_server, stop)
 
 LOSSES = ('G_GAN', 'G_L1', 'D_real', 'D_fake')
 TRAIN_IMAGES = 4
@@ -24,9 +24,9 @@ TRAIN_IMAGES = 4
 def checkpoints(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp('tensorboard')
     dataroot = make_aligned_dataset(root / 'data', {'train': TRAIN_IMAGES, 'val': 2})
-    run_script('train.py', ['--dataroot', str(dataroot), '--name', 'run', '--checkpoints_dir', str(root / 'checkpoints'),
+    run_entry('train.py', '--dataroot', str(dataroot), '--name', 'run', '--checkpoints_dir', str(root / 'checkpoints'),
                             *TINY_NET, '--n_epochs', '1', '--n_epochs_decay', '1', '--display_id', '0', '--tf_log',
-                            '--print_freq', '1', '--display_freq', '2', '--no_html'], root)
+                            '--print_freq', '1', '--display_freq', '2', '--no_html', cwd=root)
     return root / 'checkpoints'
 
 
@@ -50,7 +50,7 @@ def test_event_file_holds_every_loss_learning_rate_validation_and_images(checkpo
     np.testing.assert_allclose(rates, [2e-4] * TRAIN_IMAGES + [1e-4] * TRAIN_IMAGES)
     for metric in ('L1', 'PSNR', 'SSIM'):
         assert [scalar.step for scalar in events.Scalars(f'val/{metric}')] == [TRAIN_IMAGES, 2 * TRAIN_IMAGES]
-    for tag in ('train/real_A', 'train/fake_B', 'train/real_B', 'val/0/fake_B', 'val/1/real_B'):
+    for tag in ('train/real_A', 'train/fake_B', 'train/real_B', 'val/000/fake_B', 'val/001/real_B'):
         last = events.Images(tag)[-1]
         assert Image.open(io.BytesIO(last.encoded_image_string)).size == (IMAGE_SIDE, IMAGE_SIDE)
     assert [image.step for image in events.Images('train/fake_B')] == [2, 4, 6, 8]

@@ -2,17 +2,15 @@
 a flag given explicitly that contradicts the checkpoint fails with one line naming the mismatched keys."""
 import os
 
-from conftest import run_entry, write_aligned_images
+from tiny_runs import TINY_NET, make_aligned_dataset, run_entry
 
-TRAINED_AS = ['--netG', 'resnet_6blocks', '--ngf', '8', '--ndf', '8', '--norm', 'instance', '--no_dropout',
-              '--input_nc', '1', '--output_nc', '1', '--direction', 'BtoA']
-PLAIN = ['--load_size', '32', '--crop_size', '32', '--gpu_ids', '-1', '--display_id', '0', '--num_threads', '0']
+TRAINED_AS = [*TINY_NET, '--norm', 'instance', '--no_dropout', '--input_nc', '1', '--output_nc', '1', '--direction', 'BtoA']
+PLAIN = ['--load_size', '32', '--crop_size', '32', '--gpu_ids', '-1']  # test.py is given no architecture flag
 
 
 def test_test_py_takes_architecture_from_training(tmp_path):
     data = str(tmp_path / 'data')
-    write_aligned_images(os.path.join(data, 'train'), 2, size=32, seed=8)
-    write_aligned_images(os.path.join(data, 'test'), 2, size=32, seed=9)
+    make_aligned_dataset(data, {'train': 2, 'test': 2}, seed=8)
     common = ['--dataroot', data, '--name', 'custom', '--checkpoints_dir', str(tmp_path / 'ck'), *PLAIN]
     run_entry('train.py', *common, *TRAINED_AS, '--n_epochs', '1', '--n_epochs_decay', '0', '--no_html')
 

@@ -3,14 +3,14 @@ import math
 import os
 import re
 
-from conftest import TINY_NET_FLAGS, run_entry
+from tiny_runs import TINY_UNET, run_entry, with_values
 
 
 def test_train_two_epochs_then_test_writes_page(tiny_dataset, tmp_path):
     checkpoints, results = str(tmp_path / 'checkpoints'), str(tmp_path / 'results')
     run_entry('train.py', '--dataroot', tiny_dataset, '--name', 'tiny', '--model', 'pix2pix', '--direction', 'BtoA',
               '--checkpoints_dir', checkpoints, '--n_epochs', '1', '--n_epochs_decay', '1', '--print_freq', '2',
-              '--save_epoch_freq', '1', *TINY_NET_FLAGS)
+              '--save_epoch_freq', '1', *TINY_UNET)
     experiment = os.path.join(checkpoints, 'tiny')
     for name in ('latest_net_G.pth', 'latest_net_D.pth', '1_net_G.pth', '2_net_D.pth', 'train_opt.txt'):
         assert os.path.isfile(os.path.join(experiment, name)), name
@@ -22,8 +22,8 @@ def test_train_two_epochs_then_test_writes_page(tiny_dataset, tmp_path):
         assert len(values) == 4 and all(math.isfinite(v) for v in values), line
 
     run_entry('test.py', '--dataroot', tiny_dataset, '--name', 'tiny', '--model', 'pix2pix', '--direction', 'BtoA',
-              '--checkpoints_dir', checkpoints, '--results_dir', results, '--netG', 'unet_128', '--ngf', '8',
-              '--crop_size', '128', '--gpu_ids', '-1')
+              '--checkpoints_dir', checkpoints, '--results_dir', results,
+              *with_values(TINY_UNET, load_size=128))
     page_dir = os.path.join(results, 'tiny', 'test_latest')
     with open(os.path.join(page_dir, 'index.html')) as page:
         html = page.read()

@@ -14,7 +14,7 @@ import visdom
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tiny_runs import (IMAGE_SIDE, TINY_NET, artifacts_dir, free_port, headless_chromium, make_aligned_dataset, run_script,
+from tiny_runs import (IMAGE_SIDE, TINY_NET, artifacts_dir, free_port, headless_chromium, make_aligned_dataset, run_entry,
                        start_visdom_server, stop)
 from util.visdom_display import VisdomDisplay
 
@@ -33,7 +33,7 @@ def train(tmp_path: Path, dataroot: Path, display: list[str], epochs: int = 2) -
             '--display_freq', '1', '--no_html', *display]
     tmp_path.mkdir(exist_ok=True)
     start = time.monotonic()
-    result = run_script('train.py', args, tmp_path)
+    result = run_entry('train.py', *args, cwd=tmp_path)
     return time.monotonic() - start, result.stderr
 
 

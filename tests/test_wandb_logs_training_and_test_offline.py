@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from wandb.proto.wandb_internal_pb2 import Record
 
-from tiny_runs import IMAGE_SIDE, TINY_NET, make_aligned_dataset, run_script
+from tiny_runs import IMAGE_SIDE, TINY_NET, make_aligned_dataset, run_entry
 
 LOSSES = ('G_GAN', 'G_L1', 'D_real', 'D_fake')
 LABELS = ('real_A', 'fake_B', 'real_B')
@@ -64,9 +64,9 @@ def runs(tmp_path_factory) -> dict:
     common = ['--dataroot', str(dataroot), '--name', 'facades_run', '--checkpoints_dir', str(root / 'checkpoints'),
               *TINY_NET, '--use_wandb', '--wandb_project_name', 'pix2pix_tests']
     env = {'WANDB_MODE': 'offline', 'WANDB_DIR': str(root), 'WANDB_SILENT': 'true'}
-    train = run_script('train.py', [*common, '--n_epochs', '1', '--n_epochs_decay', '0', '--display_id', '0',
-                                    '--print_freq', '1', '--display_freq', '2', '--no_html'], root, env=env)
-    test = run_script('test.py', [*common, '--results_dir', str(root / 'results')], root, env=env)
+    train = run_entry('train.py', *common, '--n_epochs', '1', '--n_epochs_decay', '0', '--display_id', '0',
+                      '--print_freq', '1', '--display_freq', '2', '--no_html', cwd=root, env=env)
+    test = run_entry('test.py', *common, '--results_dir', str(root / 'results'), cwd=root, env=env)
     train_dir, test_dir = sorted((root / 'wandb').glob('offline-run-*'))
     return {'root': root, 'train': train_dir, 'test': test_dir, 'stderr': train.stderr + test.stderr,
             'loss_log': root / 'checkpoints' / 'facades_run' / 'loss_log.txt',
@@ -116,11 +116,11 @@ def test_without_wandb_or_a_login_one_warning_line_and_the_run_goes_on(runs, tmp
     (shadow / '__init__.py').write_text("raise ImportError('No module named wandb')\n")
     common = ['--dataroot', str(runs['root'] / 'data'), '--name', 'facades_run', '--use_wandb', *TINY_NET,
               '--checkpoints_dir', str(runs['root'] / 'checkpoints')]
-    missing = run_script('test.py', [*common, '--results_dir', str(tmp_path / 'a')], tmp_path,
-                         env={'PYTHONPATH': str(shadow.parent)})
-    no_login = run_script('test.py', [*common, '--results_dir', str(tmp_path / 'b')], tmp_path,
-                          env={'WANDB_MODE': 'online', 'WANDB_API_KEY': '', 'HOME': str(tmp_path),
-                               'WANDB_DIR': str(tmp_path), 'NETRC': str(tmp_path / 'netrc')})
+    missing = run_entry('test.py', *common, '--results_dir', str(tmp_path / 'a'), cwd=tmp_path,
+                        env={'PYTHONPATH': str(shadow.parent)})
+    no_login = run_entry('test.py', *common, '--results_dir', str(tmp_path / 'b'), cwd=tmp_path,
+                         env={'WANDB_MODE': 'online', 'WANDB_API_KEY': '', 'HOME': str(tmp_path),
+                              'WANDB_DIR': str(tmp_path), 'NETRC': str(tmp_path / 'netrc')})
     for result, reason in ((missing, 'wandb package is not installed'), (no_login, 'wandb could not start a run')):
         warnings = [line for line in result.stderr.splitlines() if WARNING in line]
         assert len(warnings) == 1 and reason in warnings[0], result.stderr[-2000:]

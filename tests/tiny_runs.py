@@ -1,6 +1,10 @@
-"""Helpers for tests that run train.py / test.py end to end on a tiny aligned dataset and tiny networks."""
+"""The one helper module of the tests: the repository root, the tiny-network flags, the aligned-dataset writer,
+the runners for the entry points (a subprocess as a user runs them, or main() in this process), in-process model
+builders, and the local servers some tests start."""
 import contextlib
+import importlib
 import importlib.util
+import io
 import os
 import shutil
 import socket
@@ -11,30 +15,49 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGE_SIDE = 32
+
+
+def with_values(flags: list[str], **values: str | int) -> list[str]:
+    """`flags` with the value after each `--name` replaced by values[name]."""
+    replaced = list(flags)
+    for name, value in values.items():
+        replaced[replaced.index(f'--{name}') + 1] = str(value)
+    return replaced
+
+
+# Small, quiet, CPU: a 6-block ResNet generator on 32x32 crops, no display server, data loaded in the main process.
 TINY_NET = ['--netG', 'resnet_6blocks', '--ngf', '8', '--ndf', '8', '--load_size', str(IMAGE_SIDE),
-            '--crop_size', str(IMAGE_SIDE), '--gpu_ids', '-1', '--num_threads', '0']
+            '--crop_size', str(IMAGE_SIDE), '--gpu_ids', '-1', '--display_id', '0', '--num_threads', '0']
+# The same with the U-Net the pix2pix paper uses at its smallest size (7 down-samplings need 128 pixels).
+TINY_UNET = with_values(TINY_NET, netG='unet_128', load_size=140, crop_size=128)
+
+CHANNELS = {'L': 1, 'RGB': 3, 'RGBA': 4}
+
+HD_TINY_NET = ['--model', 'pix2pixhd', *with_values(TINY_NET, netG='global'), '--n_downsample_global', '2',
+               '--n_blocks_global', '1', '--n_blocks_local', '1']
 CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
                   '--disable-background-networking', '--disable-component-update', '--disable-sync',
                   '--disable-dev-shm-usage']
 
 
-def make_aligned_dataset(root: Path, splits: dict[str, int]) -> Path:
-    """<root>/<split>/<i>.png, each a {A|B} pair: a noisy colour gradient and a blurred, tinted copy."""
-    rng = np.random.default_rng(0)
-    ramp = np.linspace(0, 255, IMAGE_SIDE)
+def make_aligned_dataset(root: str | Path, splits: dict[str, int], size: int = IMAGE_SIDE, seed: int = 0,
+                         mode: str = 'RGB') -> Path:
+    """<root>/<split>/000.png, 001.png, ...: `count` AB pairs per split, A (left, size x size) random noise and
+    B (right) its negative mirrored left to right, so B is a fixed function of A; PNGs in PIL `mode` (L, RGB or
+    RGBA). Returns root."""
+    root = Path(root)
+    rng = np.random.default_rng(seed)
     for split, count in splits.items():
         (root / split).mkdir(parents=True, exist_ok=True)
         for index in range(count):
-            base = np.stack([ramp[None, :].repeat(IMAGE_SIDE, 0), ramp[:, None].repeat(IMAGE_SIDE, 1),
-                             np.full((IMAGE_SIDE, IMAGE_SIDE), 40.0 * index)], axis=2)
-            photo = np.clip(base + rng.normal(0, 30, base.shape), 0, 255)
-            target = np.clip(0.6 * photo + 0.4 * photo.mean(axis=(0, 1)) + [30, 0, -30], 0, 255)
-            pair = np.concatenate([photo, target], axis=1).astype(np.uint8)
-            Image.fromarray(pair).save(root / split / f'{index}.png')
+            a = rng.integers(0, 256, (size, size, CHANNELS[mode]), dtype=np.uint8)
+            pair = np.concatenate([a, 255 - a[:, ::-1]], axis=1)
+            Image.fromarray(pair.squeeze(2) if mode == 'L' else pair).save(root / split / f'{index:03d}.png')
     return root
 
 
@@ -66,14 +89,108 @@ def write_labeled_sample(root: Path, phase: str, name: str, label: np.ndarray, i
             Image.fromarray(pixels).save(root / f'{phase}_{kind}' / f'{name}{ext}')
 
 
-def run_script(script: str, args: list[str], cwd: Path, timeout: float = 120,
-               env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """Run train.py or test.py as a user would, with output captured (so not a terminal); `env` adds variables."""
-    command = [sys.executable, str(REPO / script), *args]
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                            env={**os.environ, **(env or {})})
-    assert result.returncode == 0, f'{script} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}'
+def random_image(path: str | Path, width: int, height: int, seed: int, mode: str = 'RGB') -> str:
+    """One width x height picture of random noise in PIL `mode` (L, RGB or RGBA), such as predict.py reads."""
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, CHANNELS[mode]), dtype=np.uint8)
+    Image.fromarray(pixels.squeeze(2) if mode == 'L' else pixels).save(path)
+    return str(path)
+
+
+def run_entry(script: str, *args: str, check: bool = True, timeout: float = 300, cwd: str | Path = REPO,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run an entry point of the repository (train.py, test.py, export.py, ...) as a user would, output captured;
+    `env` is added to this process's environment. With `check`, a non-zero exit fails the test with the output."""
+    result = subprocess.run([sys.executable, str(REPO / script), *args], cwd=cwd, capture_output=True, text=True,
+                            timeout=timeout, env=None if env is None else {**os.environ, **env})
+    if check and result.returncode != 0:
+        raise AssertionError(f'{script} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}')
     return result
+
+
+def run_in_process(script: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run an entry point's main() in this process, as `python <script> args` would (for scripts that leave no
+    global state behind, such as predict.py); saves the interpreter start-up of run_entry."""
+    module = importlib.import_module(script.removesuffix('.py'))
+    out, err = io.StringIO(), io.StringIO()
+    saved_argv, sys.argv = sys.argv, [script, *args]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            module.main()
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+    finally:
+        sys.argv = saved_argv
+    result = subprocess.CompletedProcess([script, *args], code, out.getvalue(), err.getvalue())
+    if check and code != 0:
+        raise AssertionError(f'{script} failed ({code}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}')
+    return result
+
+
+def build_model(checkpoints_dir, *args: str, setup: bool = True):
+    """The pix2pix model train.py would build from TINY_UNET and these flags, set up; initialized from torch
+    seed 0, so two builds start from the same weights."""
+    from models import create_model
+    from options.train_options import TrainOptions
+
+    opt = TrainOptions().parse(['--dataroot', 'unused', '--checkpoints_dir', str(checkpoints_dir), *TINY_UNET, *args])
+    torch.manual_seed(0)
+    model = create_model(opt)
+    if setup:
+        model.setup(opt)
+    return model
+
+
+def random_batch(model, seed: int = 0) -> dict:
+    """A batch shaped as the model's flags say, with values in [-1, 1]."""
+    opt = model.opt
+    generator = torch.Generator().manual_seed(seed)
+    images = {key: torch.rand(opt.batch_size, nc, opt.crop_size, opt.crop_size, generator=generator) * 2 - 1
+              for key, nc in (('A', opt.input_nc), ('B', opt.output_nc))}
+    return {**images, 'A_paths': ['x.png'] * opt.batch_size, 'B_paths': ['x.png'] * opt.batch_size}
+
+
+def build_labeled_model(checkpoints_dir, *args: str, setup: bool = True, vgg: bool = False):
+    """The --model pix2pixhd model train.py builds for label-map data (--dataset_mode labeled), with tiny networks
+    unless overridden and without the VGG loss unless `vgg`."""
+    from models import create_model
+    from options.train_options import TrainOptions
+
+    opt = TrainOptions().parse(['--dataroot', 'unused', '--checkpoints_dir', str(checkpoints_dir), *HD_TINY_NET,
+                                *([] if vgg else ['--no_vgg_loss']), '--dataset_mode', 'labeled', *args])
+    torch.manual_seed(0)
+    model = create_model(opt)
+    if setup:
+        model.setup(opt)
+    return model
+
+
+def label_batch(model, seed: int = 0) -> dict:
+    """A labeled batch as data/labeled_dataset.py gives it: label IDs in 8x8 blocks, instance IDs, target photos."""
+    opt = model.opt
+    generator = torch.Generator().manual_seed(seed)
+    side = opt.crop_size
+
+    def blocks(high: int) -> torch.Tensor:
+        coarse = torch.randint(0, high, (opt.batch_size, 1, side // 8, side // 8), generator=generator)
+        return coarse.repeat_interleave(8, 2).repeat_interleave(8, 3).float()
+
+    batch = {'label': blocks(opt.label_nc), 'inst': blocks(1000),
+             'image': torch.rand(opt.batch_size, opt.output_nc, side, side, generator=generator) * 2 - 1,
+             'path': [f'label_{i}.png' for i in range(opt.batch_size)]}
+    return batch
+
+
+def save_as_trained(model, label: str = 'latest') -> None:
+    """The net files and train_opt.txt (the record) a training run leaves, for tests that load them back."""
+    from dataclasses import asdict
+
+    from options.record import write_options
+    from options.train_options import TrainOptions
+    from util import checkpoint
+
+    write_options(model.opt, TrainOptions().make_parser(), asdict(model.speed))
+    checkpoint.save_networks(checkpoint.network_states(model.networks()), model.save_dir, label)
 
 
 def free_port() -> int:
