@@ -3,6 +3,8 @@
 Example:
     python train.py --dataroot ./datasets/facades --name facades_pix2pix --model pix2pix --direction BtoA
 Signals: SIGINT/SIGTERM/SIGHUP save `latest` and stop (exit 130/143/129); SIGUSR1 saves `latest` and goes on.
+A NaN or infinite loss stops the run before the next save (exit 2), or with --nan_policy skip skips that update.
+One train.py at a time per experiment folder: a second one is refused (exit 2).
 """
 import math
 import time
@@ -13,6 +15,7 @@ from data import create_dataset
 from models import create_model
 from models.networks import generator_size_multiple
 from options.train_options import TrainOptions
+from training.lock import hold_experiment_folder
 from util import checkpoint, distributed
 from util.checkpoint import Progress
 from util.errors import report_user_errors
@@ -27,8 +30,11 @@ from util.visualizer import Visualizer
 def main() -> None:
     signals = TrainingSignals()
     options = TrainOptions()
-    opt = options.parse()
+    opt = options.parse(save=False)
     opt.gpu_ids = distributed.init_distributed(opt.gpu_ids)
+    if distributed.is_main_process():
+        hold_experiment_folder(checkpoint.experiment_dir(opt))  # before anything is written there
+    options.save(opt)
     seed_everything(opt.seed, distributed.get_rank())
     check_training_setup(opt, generator_size_multiple(opt.netG))
     if distributed.is_main_process():
@@ -44,8 +50,19 @@ def main() -> None:
     is_logger = distributed.is_main_process()
     visualizer = Visualizer(opt) if is_logger else None
     progress = checkpoint.resume(model, dataset, opt) if opt.continue_train else Progress(opt.epoch_count)
+    guard = model.divergence
+
+    def check_divergence(before_save: bool = False) -> None:
+        """Where the loop syncs anyway: stop every rank if a loss (or, before a save, a weight) went non-finite;
+        log --nan_policy skip's count."""
+        guard.stop_if_diverged(progress.epoch, progress.epoch_iter, progress.total_iters,
+                               model.networks() if before_save else None)
+        skips = guard.skip_report()
+        if skips and is_logger:
+            visualizer.log_line(f'(epoch: {progress.epoch}, iters: {progress.epoch_iter}) {skips}')
 
     def save(label: str | int) -> None:
+        check_divergence(before_save=True)
         checkpoint.save_checkpoint(model, dataset, label, progress, opt)
 
     def answer_signals() -> None:
@@ -74,7 +91,7 @@ def main() -> None:
             progress.total_iters += opt.batch_size
             progress.epoch_iter += opt.batch_size
             model.set_input(data)
-            with explain_batch_norm_errors(opt):
+            with guard.batch(progress.total_iters, model.networks()), explain_batch_norm_errors(opt):
                 model.optimize_parameters()
             if is_logger and progress.total_iters % opt.display_freq == 0:
                 model.compute_visuals()
@@ -85,15 +102,20 @@ def main() -> None:
                 t_comp = (time.time() - iter_start_time) / opt.batch_size
                 visualizer.print_current_losses(epoch, progress.epoch_iter, losses, t_comp, t_data)
                 visualizer.plot_current_losses(epoch, progress.epoch_iter / len(dataset), losses)
+            if progress.total_iters % opt.print_freq == 0:
+                check_divergence()
             if progress.total_iters % opt.save_latest_freq == 0:
                 print(f'saving the latest model (epoch {epoch}, total_iters {progress.total_iters})')
                 save(f'iter_{progress.total_iters}' if opt.save_by_iter else 'latest')
             answer_signals()
             iter_data_time = time.time()
+        check_divergence()
         end_epoch(model, validation, visualizer, progress, save, epoch, opt)
         print(f'End of epoch {epoch} / {last_epoch} \t Time Taken: {time.time() - epoch_start_time:.0f} sec')
         answer_signals()
     save('latest')
+    if opt.nan_policy == 'skip' and is_logger:
+        visualizer.log_line(f'end of training: {guard.describe_skips()}')
     distributed.report_replicas(model.networks())
     distributed.shutdown()
 

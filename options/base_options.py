@@ -80,15 +80,16 @@ class BaseOptions:
     def adjust(self, opt: argparse.Namespace, args: list[str] | None) -> None:
         """Change parsed values before they are recorded; subclasses override."""
 
-    def parse(self, args: list[str] | None = None) -> argparse.Namespace:
-        """Parse flags, apply --suffix, turn --gpu_ids into a list, print the options and save <phase>_opt.txt."""
+    def parse(self, args: list[str] | None = None, save: bool = True) -> argparse.Namespace:
+        """Parse flags, apply --suffix, turn --gpu_ids into a list, print the options and (unless `save` is False:
+        train.py saves them once it holds the experiment folder) save <phase>_opt.txt."""
         opt, self.parser = self.gather_options(args)
         opt.isTrain = self.is_train
         if opt.suffix:
             opt.name = opt.name + '_' + opt.suffix.format(**vars(opt))
         opt.gpu_ids = parse_gpu_ids(opt.gpu_ids)
         self.adjust(opt, args)
-        text = self.save(opt)
+        text = self.save(opt) if save else checkpoint.format_options(opt, self.parser)
         if is_main_process():
             print(text)
         return opt

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn as nn
 
+from training.divergence import refuse_non_finite
 from util import distributed
 from util.errors import UserError
 from util.rng import capture_rng_state, restore_rng_state
@@ -120,8 +121,10 @@ def network_states(networks: dict[str, nn.Module]) -> dict[str, dict[str, torch.
 
 
 def save_networks(states: dict[str, dict[str, torch.Tensor]], save_dir: str, label: str | int) -> None:
-    """Rank 0 writes each network's state_dict as <label>_net_<name>.pth, the reference's format."""
+    """Rank 0 writes each network's state_dict as <label>_net_<name>.pth, the reference's format; NaN or infinite
+    weights are refused before anything is written."""
     if distributed.is_main_process():
+        refuse_non_finite(states, label)
         for name, state in states.items():
             atomic_save(state, net_path(save_dir, label, name))
 

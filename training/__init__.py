@@ -1,0 +1,1 @@
+"""Training-run machinery: guards and bookkeeping around the training loop of train.py."""
