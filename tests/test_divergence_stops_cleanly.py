@@ -2,10 +2,12 @@
 networks; --nan_policy skip leaves out those updates and counts them; the gradient scaler's own skips are not
 divergence."""
 import hashlib
+import os
 import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -136,3 +138,22 @@ def test_gradient_scaler_skips_are_not_divergence(tmp_path):
         assert model.divergence.first_divergence() is None
         assert model.divergence.skipped == {}
         model.divergence.stop_if_diverged(1, 1, 1)
+
+
+def torchrun_training(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    """2 CPU ranks; under --serial_batches rank 0 trains on images 0 and 2, rank 1 on 1 and 3."""
+    torchrun = str(Path(sys.executable).parent / 'torchrun')
+    command = [torchrun, '--standalone', '--nproc_per_node', '2', *train_command(tmp_path, *args)[1:]]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=180,
+                          env=dict(os.environ, OMP_NUM_THREADS='1'))
+
+
+def test_torchrun_ranks_skip_together(tmp_path):
+    """Only rank 1 sees the NaN image, but DDP has averaged its NaN gradients into rank 0's: every rank must skip
+    that update, or rank 0 would step into NaN weights. Both end with identical, finite networks."""
+    dataset_with_a_nodata_image(tmp_path / 'data', index=1)
+    result = torchrun_training(tmp_path, '--nan_policy', 'skip', '--n_epochs', '1', '--n_epochs_decay', '0')
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert 'end of training: --nan_policy skip: 2 update(s) skipped for a non-finite loss (D: 1, G: 1)' in result.stdout
+    assert 'all ranks hold identical parameters' in result.stdout
+    assert_finite_checkpoint(tmp_path / 'ck' / 'run')
