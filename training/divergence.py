@@ -88,7 +88,8 @@ class DivergenceGuard:
         yield
         for name, net in networks.items():
             if self.skipped.get(name, 0) > before.get(name, 0):
-                torch._foreach_copy_(list(net.buffers()), saved[name])
+                for buffer, copy in zip(net.buffers(), saved[name]):
+                    buffer.copy_(copy)
 
     def first_divergence(self) -> Divergence | None:
         """This process's earliest non-finite loss; reads the record back from the device (a sync)."""

@@ -9,6 +9,7 @@ this module opens it. Readers (test.py, predict.py) never take it.
 import fcntl
 import os
 import socket
+import sys
 
 from util.errors import UserError
 
@@ -33,11 +34,16 @@ def hold_experiment_folder(folder: str) -> None:
                         'choose a writable folder') from err
     try:
         fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except (BlockingIOError, PermissionError):
         holder = read_holder(descriptor)
         os.close(descriptor)
         raise UserError(f'experiment folder {folder} is in use by another train.py ({holder}); wait for it to end, '
                         'stop it, or choose another --name or --checkpoints_dir') from None
+    except OSError as err:
+        os.close(descriptor)
+        print(f'warning: cannot lock {lock_path(folder)} ({err.strerror}): this file system has no locks, so a second '
+              'train.py on this folder would not be refused', file=sys.stderr)
+        return
     os.ftruncate(descriptor, 0)
     os.pwrite(descriptor, f'host {socket.gethostname()} pid {os.getpid()}\n'.encode(), 0)
     held_locks[folder] = descriptor
