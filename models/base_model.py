@@ -42,7 +42,7 @@ class BaseModel(ABC):
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=False)
         self.scaler_has_steps = False
         if self.isTrain:
-            self.divergence = DivergenceGuard(opt.nan_policy, self.device)
+            self.divergence = DivergenceGuard(opt.nan_policy)
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:

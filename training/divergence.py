@@ -44,11 +44,10 @@ class Divergence:
 class DivergenceGuard:
     """Records the losses behind every optimizer step; see the module's docstring for when it looks at them."""
 
-    def __init__(self, policy: str, device: torch.device):
+    def __init__(self, policy: str):
         if policy not in NAN_POLICIES:
             raise UserError(f'--nan_policy {policy!r}: choose one of: {", ".join(NAN_POLICIES)}')
         self.policy = policy
-        self.device = device
         self.total_iters = 0
         self.first_bad: dict[str, tuple[list[str], torch.Tensor, torch.Tensor]] = {}
         self.skipped: dict[str, int] = {}
@@ -130,9 +129,10 @@ class DivergenceGuard:
         first = min(everywhere, key=lambda item: (item.total_iters, item.rank))
         where = f'epoch {epoch}, iters {epoch_iter - (total_iters - first.total_iters)} (total_iters {first.total_iters})'
         rank = f' on rank {first.rank}' if distributed.get_world_size() > 1 else ''
+        skip = '' if self.policy == 'skip' else ', or pass --nan_policy skip to skip updates with such losses'
         raise TrainingDiverged(f'training diverged: {first.what} at {where}{rank}; stopped without saving, so no '
                                'checkpoint holds the diverged networks; lower --lr (--continue_train resumes from '
-                               'the last checkpoint), or pass --nan_policy skip to skip updates with such losses')
+                               f'the last checkpoint){skip}')
 
     def skip_report(self) -> str | None:
         """A line on the updates --nan_policy skip has refused, when there are more than at the last report."""
