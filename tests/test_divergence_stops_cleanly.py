@@ -18,6 +18,7 @@ from conftest import build_model, random_batch
 from tiny_runs import IMAGE_SIDE, REPO, TINY_NET, make_aligned_dataset
 from training.divergence import TrainingDiverged
 from util import checkpoint
+from util.errors import UserError
 
 QUIET = ['--display_id', '0', '--no_html', '--serial_batches', '--seed', '0']
 
@@ -157,3 +158,8 @@ def test_torchrun_ranks_skip_together(tmp_path):
     assert 'end of training: --nan_policy skip: 2 update(s) skipped for a non-finite loss (D: 1, G: 1)' in result.stdout
     assert 'all ranks hold identical parameters' in result.stdout
     assert_finite_checkpoint(tmp_path / 'ck' / 'run')
+
+
+def test_an_unknown_nan_policy_is_one_clear_error(tmp_path):
+    with pytest.raises(UserError, match=r"--nan_policy 'ignore': choose one of: stop, skip"):
+        build_model(tmp_path, '--nan_policy', 'ignore')
