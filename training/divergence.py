@@ -127,7 +127,9 @@ class DivergenceGuard:
         if not distributed.is_main_process():
             raise SystemExit(2)
         first = min(everywhere, key=lambda item: (item.total_iters, item.rank))
-        where = f'epoch {epoch}, iters {epoch_iter - (total_iters - first.total_iters)} (total_iters {first.total_iters})'
+        iters = epoch_iter - (total_iters - first.total_iters)
+        where = f'epoch {epoch}, iters {iters}' if iters > 0 else f'the end of epoch {epoch - 1}'  # saves after an epoch
+        where += f' (total_iters {first.total_iters})'
         rank = f' on rank {first.rank}' if distributed.get_world_size() > 1 else ''
         skip = '' if self.policy == 'skip' else ', or pass --nan_policy skip to skip updates with such losses'
         raise TrainingDiverged(f'training diverged: {first.what} at {where}{rank}; stopped without saving, so no '
