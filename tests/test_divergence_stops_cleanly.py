@@ -163,3 +163,15 @@ def test_torchrun_ranks_skip_together(tmp_path):
 def test_an_unknown_nan_policy_is_one_clear_error(tmp_path):
     with pytest.raises(UserError, match=r"--nan_policy 'ignore': choose one of: stop, skip"):
         build_model(tmp_path, '--nan_policy', 'ignore')
+
+
+def test_weights_found_non_finite_at_an_end_of_epoch_save_name_that_epoch(tmp_path):
+    model = build_model(tmp_path)
+    with model.divergence.batch(8, model.networks()):
+        pass  # the last step of epoch 2, whose update left D infinite
+    with torch.no_grad():
+        next(model.netD.parameters()).fill_(float('inf'))
+    model.divergence.stop_if_diverged(3, 0, 8)  # no save: only the losses are looked at, and they are fine
+    with pytest.raises(TrainingDiverged, match=r'training diverged: net D held NaN or infinite values \(model\.0\.weight\) '
+                                               r'after the update at the end of epoch 2 \(total_iters 8\)'):
+        model.divergence.stop_if_diverged(3, 0, 8, model.networks())
