@@ -175,3 +175,16 @@ def test_weights_found_non_finite_at_an_end_of_epoch_save_name_that_epoch(tmp_pa
     with pytest.raises(TrainingDiverged, match=r'training diverged: net D held NaN or infinite values \(model\.0\.weight\) '
                                                r'after the update at the end of epoch 2 \(total_iters 8\)'):
         model.divergence.stop_if_diverged(3, 0, 8, model.networks())
+
+
+def test_torchrun_ranks_stop_together(tmp_path):
+    """Rank 1's NaN image: every rank leaves at the same check, rank 0 alone says why, and nothing is saved."""
+    dataset_with_a_nodata_image(tmp_path / 'data', index=1)
+    result = torchrun_training(tmp_path, '--n_epochs', '2', '--n_epochs_decay', '0')
+    assert result.returncode != 0, result.stdout[-2000:] + result.stderr[-3000:]
+    reports = [line for line in result.stderr.splitlines() if 'training diverged' in line]
+    assert len(reports) == 1 and re.match(r'error: training diverged: loss \w+ was nan at epoch 1, iters 1 '
+                                          r'\(total_iters 1\) on rank [01]; ', reports[0]), result.stderr[-3000:]
+    exit_codes = re.findall(r'^\s*exitcode\s*:\s*(-?\d+)', result.stderr, re.M)  # torchrun's summary, one entry per rank
+    assert exit_codes == ['2', '2'], result.stderr[-3000:]  # each left by itself: none was killed by the agent
+    assert not list((tmp_path / 'ck' / 'run').glob('*.pth'))
