@@ -3,6 +3,8 @@
 Example:
     python train.py --dataroot ./datasets/facades --name facades_pix2pix --model pix2pix --direction BtoA
 Signals: SIGINT/SIGTERM/SIGHUP save `latest` and stop (exit 130/143/129); SIGUSR1 saves `latest` and goes on.
+A NaN or infinite loss stops the run before the next save (exit 2), or with --nan_policy skip skips that update.
+One train.py at a time per experiment folder: a second one is refused (exit 2).
 """
 import math
 import time
@@ -20,6 +22,7 @@ from training.interrupt import TrainingSignals
 from training.preflight import check_training_setup, explain_batch_norm_errors
 from training.state import Progress
 from training.validation import Validation
+from training.lock import hold_experiment_folder
 from util import checkpoint, distributed
 from util.errors import report_user_errors
 from util.rng import seed_everything
@@ -32,6 +35,8 @@ def main() -> None:
     options = TrainOptions()
     opt = options.parse()
     distributed.init_distributed(opt.gpu_ids)
+    if distributed.is_main_process():
+        hold_experiment_folder(checkpoint.experiment_dir(opt))  # before anything is written there
     seed_everything(opt.seed, distributed.get_rank())
     check_training_setup(opt, size_multiple_of(opt))
     if distributed.is_main_process():
@@ -47,8 +52,19 @@ def main() -> None:
     is_logger = distributed.is_main_process()
     visualizer = Visualizer(opt) if is_logger else None
     progress = state.resume(model, dataset, opt) if opt.continue_train else Progress(opt.epoch_count)
+    guard = model.divergence
+
+    def check_divergence(before_save: bool = False) -> None:
+        """Where the loop syncs anyway: stop every rank if a loss (or, before a save, a weight) went non-finite;
+        log --nan_policy skip's count."""
+        guard.stop_if_diverged(progress.epoch, progress.epoch_iter, progress.total_iters,
+                               model.networks() if before_save else None)
+        skips = guard.skip_report()
+        if skips and is_logger:
+            visualizer.log_line(f'(epoch: {progress.epoch}, iters: {progress.epoch_iter}) {skips}')
 
     def save(label: str | int) -> None:
+        check_divergence(before_save=True)
         state.save_checkpoint(model, dataset, label, progress, opt)
 
     def answer_signals() -> None:
@@ -77,7 +93,7 @@ def main() -> None:
             progress.total_iters += opt.batch_size
             progress.epoch_iter += opt.batch_size
             model.set_input(data)
-            with explain_batch_norm_errors(opt):
+            with guard.batch(progress.total_iters, model.networks()), explain_batch_norm_errors(opt):
                 model.optimize_parameters()
             if is_logger and progress.total_iters % opt.display_freq == 0:
                 model.compute_visuals()
@@ -89,15 +105,20 @@ def main() -> None:
                 visualizer.print_current_losses(epoch, progress.epoch_iter, losses, t_comp, t_data)
                 visualizer.plot_current_losses(epoch, progress.epoch_iter / len(dataset), losses, progress.total_iters,
                                                model.optimizers[0].param_groups[0]['lr'])
+            if progress.total_iters % opt.print_freq == 0:
+                check_divergence()
             if progress.total_iters % opt.save_latest_freq == 0:
                 print(f'saving the latest model (epoch {epoch}, total_iters {progress.total_iters})')
                 save(f'iter_{progress.total_iters}' if opt.save_by_iter else 'latest')
             answer_signals()
             iter_data_time = time.time()
+        check_divergence()
         end_epoch(model, validation, visualizer, progress, save, epoch, opt)
         print(f'End of epoch {epoch} / {last_epoch} \t Time Taken: {time.time() - epoch_start_time:.0f} sec')
         answer_signals()
     save('latest')
+    if opt.nan_policy == 'skip' and is_logger:
+        visualizer.log_line(f'end of training: {guard.describe_skips()}')
     if is_logger:
         visualizer.close()
     distributed.report_replicas(model.networks())

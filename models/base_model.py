@@ -18,6 +18,7 @@ import torch.nn as nn
 from models import networks, speed
 from models.speed import SpeedSettings, prepare_network
 from options.record import recorded_speed
+from training.divergence import DivergenceGuard
 from util import checkpoint, distributed
 from util.hardware import native_autocast_dtype, select_device
 
@@ -39,6 +40,9 @@ class BaseModel(ABC):
         self.speed = SpeedSettings()
         self.amp_dtype: torch.dtype | None = None
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=False)
+        self.scaler_has_steps = False
+        if self.isTrain:
+            self.divergence = DivergenceGuard(opt.nan_policy)
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
@@ -106,6 +110,22 @@ class BaseModel(ABC):
     def make_adam(self, params) -> torch.optim.Adam:
         """Adam with the reference's hyper-parameters; the fused kernel is switched on by apply_speed."""
         return torch.optim.Adam(params, lr=self.opt.lr, betas=(self.opt.beta1, 0.999))
+
+    def step_optimizer(self, optimizer: torch.optim.Optimizer, net_name: str) -> bool:
+        """Step `optimizer` through the gradient scaler unless the divergence guard refuses it; True when taken.
+        The losses behind net X's update are those named X_<term> in loss_names."""
+        losses = {name: getattr(self, 'loss_' + name) for name in self.loss_names if name.startswith(net_name + '_')}
+        if not self.divergence.admits(net_name, losses):
+            return False
+        self.scaler.step(optimizer)
+        self.scaler_has_steps = True
+        return True
+
+    def update_scaler(self) -> None:
+        """The gradient scaler's update after a step's updates (it refuses to run when all of them were skipped)."""
+        if self.scaler_has_steps:
+            self.scaler.update()
+        self.scaler_has_steps = False
 
     def eval(self) -> None:
         for net in self.networks().values():

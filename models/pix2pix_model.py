@@ -84,14 +84,14 @@ class Pix2PixModel(BaseModel):
         self.set_requires_grad(self.netD, True)
         self.optimizer_D.zero_grad()
         self.backward_D()
-        self.scaler.step(self.optimizer_D)
+        self.step_optimizer(self.optimizer_D, 'D')
         self.set_requires_grad(self.netD, False)
         self.optimizer_G.zero_grad()
         self.backward_G()
-        self.scaler.step(self.optimizer_G)
-        self.scaler.update()
-        self.l1_tally[0] += self.loss_G_L1.detach().float()
-        self.l1_tally[1] += 1
+        if self.step_optimizer(self.optimizer_G, 'G'):
+            self.l1_tally[0] += self.loss_G_L1.detach().float()
+            self.l1_tally[1] += 1
+        self.update_scaler()
 
     def epoch_metric(self) -> float | None:
         """The epoch's mean G_L1 over every rank's steps, for --lr_policy plateau without validation; resets the tally."""

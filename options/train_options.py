@@ -31,4 +31,5 @@ class TrainOptions(BaseOptions):
         parser.add_argument('--val_freq', type=int, default=1, help='epochs between validations (L1, PSNR, SSIM of G on the validation images); 0 turns validation off')
         parser.add_argument('--num_val', type=int, default=50, help='validate on at most this many images')
         parser.add_argument('--lr_decay_iters', type=int, default=50, help='multiply the learning rate by 0.1 every lr_decay_iters epochs (step policy)')
+        parser.add_argument('--nan_policy', type=str, default='stop', help='when a loss becomes NaN or infinite: stop (at the next --print_freq or save, before writing any checkpoint; exit code 2) or skip (leave out that update, count it in loss_log.txt)')
         return parser

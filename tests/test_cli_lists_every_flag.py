@@ -24,6 +24,7 @@ TRAIN_FLAGS = {
     'lr': '0.0002', 'gan_mode': 'vanilla', 'pool_size': '0', 'lr_policy': 'linear', 'lr_decay_iters': '50',
     'lambda_L1': '100.0', 'lambda_gp': '10.0', 'val_dataroot': 'None', 'val_freq': '1', 'num_val': '50',
     'tf_log': 'False',
+    'nan_policy': 'stop',
 }
 TEST_FLAGS = {
     'results_dir': './results/', 'aspect_ratio': '1.0', 'phase': 'test', 'eval': 'False', 'num_test': '50',

@@ -43,9 +43,10 @@ def options_path(save_dir: str, phase: str) -> str:
 
 
 def atomic_save(obj, path: str) -> None:
-    """Write `obj` with torch.save to a temporary file beside `path`, then rename it into place."""
+    """Write `obj` with torch.save to a temporary file beside `path` (its folder made if needed), then rename it into place."""
     folder = os.path.dirname(path) or '.'
     try:
+        os.makedirs(folder, exist_ok=True)
         fd, tmp_path = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=folder)
     except OSError as err:
         raise UserError(f'cannot write checkpoint {path}: {err.strerror}; free space or choose another --checkpoints_dir') from err
@@ -115,10 +116,21 @@ def network_states(networks: dict[str, nn.Module]) -> dict[str, dict[str, torch.
 
 
 def save_networks(states: dict[str, dict[str, torch.Tensor]], save_dir: str, label: str | int) -> None:
-    """Rank 0 writes each network's state_dict as <label>_net_<name>.pth, the reference's format."""
+    """Rank 0 writes each network's state_dict as <label>_net_<name>.pth, the reference's format; NaN or infinite
+    weights are refused before anything is written."""
     if distributed.is_main_process():
+        refuse_non_finite(states, label)
         for name, state in states.items():
             atomic_save(state, net_path(save_dir, label, name))
+
+
+def refuse_non_finite(states: dict[str, dict[str, torch.Tensor]], label: str | int) -> None:
+    """The last guard before a checkpoint is written: every floating-point tensor of every network must be finite."""
+    for net_name, state in states.items():
+        for key, tensor in state.items():
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                raise UserError(f'not saving checkpoint {label}: net {net_name} holds NaN or infinite values '
+                                f'({key}); the checkpoints on disk are kept as they were')
 
 
 def drop_stale_instance_norm_stats(net: nn.Module, state: dict) -> None:

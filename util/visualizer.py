@@ -189,6 +189,12 @@ class Visualizer:
         for tracker in self.trackers:
             tracker.close()
 
+    def log_line(self, message: str) -> None:
+        """A line of its own in loss_log.txt, also printed."""
+        tqdm.write(message)
+        with open(self.log_name, 'a') as log_file:
+            log_file.write(message + '\n')
+
     def print_current_losses(self, epoch: int, iters: int, losses: dict[str, float], t_comp: float, t_data: float) -> None:
         message = f'(epoch: {epoch}, iters: {iters}, time: {t_comp:.3f}, data: {t_data:.3f}) '
         message += ' '.join(f'{name}: {value:.3f}' for name, value in losses.items())
