@@ -21,7 +21,7 @@ from models.speed import SpeedSettings
 from models.translator import Translator, add_architecture_overrides, architecture_overrides
 from options.base_options import parse_gpu_ids
 from util.errors import UserError, report_user_errors
-from util.image_io import is_deep, output_extension, read_image, to_array, with_channels
+from util.image_io import DeepOrPil, is_deep, output_extension, read_image, to_array, with_channels
 from util.util import save_image
 
 
@@ -83,11 +83,15 @@ def input_size(path: str, aligned: bool) -> tuple[int, int]:
 
 def load_input(path: str, translator: Translator, aligned: bool) -> tuple[torch.Tensor, bool]:
     """The generator's input in [-1, 1] and whether the file was deeper than 8 bits."""
-    image = read_image(path)
+    return prepare_input(read_image(path), translator, aligned, path)
+
+
+def prepare_input(image: DeepOrPil, translator: Translator, aligned: bool, name: str) -> tuple[torch.Tensor, bool]:
+    """A decoded image as the generator's input in [-1, 1], and whether it was deeper than 8 bits."""
     if aligned:
         halves = split_halves(image)
         image = halves[0] if translator.architecture['direction'] == 'AtoB' else halves[1]
-    image = with_channels(image, translator.input_nc, path)
+    image = with_channels(image, translator.input_nc, name)
     return to_tensor(image) * 2 - 1, is_deep(image)
 
 

@@ -78,3 +78,13 @@ def artifacts_dir() -> Path:
     folder = Path(os.environ.get('PIX2PIX_ARTIFACTS_DIR', REPO / 'artifacts'))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def train_tiny_experiment(root: Path, name: str = 'tiny') -> Path:
+    """Train TINY_NET one epoch on two pairs of make_aligned_dataset under `root`; returns the checkpoints_dir
+    (the experiment is <checkpoints_dir>/<name>, with its train_opt.txt naming the dataset)."""
+    dataroot = make_aligned_dataset(root / 'data', {'train': 2})
+    checkpoints = root / 'checkpoints'
+    run_script('train.py', ['--dataroot', str(dataroot), '--name', name, '--checkpoints_dir', str(checkpoints), *TINY_NET,
+                            '--n_epochs', '1', '--n_epochs_decay', '0', '--display_id', '0', '--no_html'], root)
+    return checkpoints
