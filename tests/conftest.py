@@ -1,13 +1,18 @@
-"""Shared test helpers: a tiny aligned dataset and a runner for the real entry points."""
+"""Shared test helpers: a tiny aligned dataset, a runner for the real entry points and a headless browser."""
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+                  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+                  '--disable-dev-shm-usage', '--window-size=1200,1000']
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_NET_FLAGS = ['--netG', 'unet_128', '--ngf', '8', '--ndf', '8', '--load_size', '140', '--crop_size', '128',
                   '--gpu_ids', '-1', '--display_id', '0', '--num_threads', '0']
@@ -89,3 +94,21 @@ def run_in_process(script: str, *args: str, check: bool = True) -> subprocess.Co
     if check and code != 0:
         raise AssertionError(f'{script} failed ({code}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}')
     return result
+
+
+@pytest.fixture(scope='module')
+def browser():
+    """Headless Debian Chromium driven by selenium, with a profile of its own."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = '/usr/bin/chromium'
+    profile = tempfile.mkdtemp(prefix='chromium-profile-')
+    for flag in [*CHROMIUM_FLAGS, f'--user-data-dir={profile}']:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service('/usr/bin/chromedriver'), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)

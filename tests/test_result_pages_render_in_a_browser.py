@@ -1,15 +1,11 @@
 """The training page and the test page, as a person sees them in Chromium, and the numbers in metrics.json."""
 import json
 import math
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from skimage.metrics import structural_similarity
 
@@ -17,9 +13,6 @@ from tiny_runs import IMAGE_SIDE, TINY_NET, artifacts_dir, make_aligned_dataset,
 
 TEST_IMAGES = 3
 WINSIZE = 96
-CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-                  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-                  '--disable-dev-shm-usage', '--window-size=1200,1000']
 
 
 @pytest.fixture(scope='module')
@@ -35,20 +28,6 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     run_script('test.py', [*common, '--results_dir', str(root / 'wide'), '--aspect_ratio', '2', '--num_test', '1'], root)
     return {'train': root / 'checkpoints' / 'pages' / 'web', 'test': root / 'results' / 'pages' / 'test_latest',
             'wide': root / 'wide' / 'pages' / 'test_latest'}
-
-
-@pytest.fixture(scope='module')
-def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = '/usr/bin/chromium'
-    profile = tempfile.mkdtemp(prefix='chromium-profile-')
-    for flag in [*CHROMIUM_FLAGS, f'--user-data-dir={profile}']:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service('/usr/bin/chromedriver'), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
 
 
 def open_page(browser, folder: Path, screenshot: str) -> list[dict]:

@@ -52,16 +52,36 @@ def start_visdom_server(port: int, env_path: Path) -> subprocess.Popen:
     command = [sys.executable, '-c', 'from visdom.server.run_server import main; main()',
                '-port', str(port), '-env_path', str(env_path), '-bind_local', '-logging_level', 'WARNING']
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
+    wait_for_port(server, port, 'visdom server', 30)
+    return server
+
+
+def start_serve(args: list[str], log_path: Path) -> tuple[subprocess.Popen, str]:
+    """serve.py with `args` on 127.0.0.1 at a free port, its output in `log_path`; returns it and its URL."""
+    port = free_port()
+    with open(log_path, 'w') as log:
+        server = subprocess.Popen([sys.executable, str(REPO / 'serve.py'), *args, '--host', '127.0.0.1', '--port', str(port)],
+                                  cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(server, port, 'serve.py', 60)
+    except AssertionError as err:
+        raise AssertionError(f'{err}:\n{log_path.read_text()[-3000:]}') from err
+    return server, f'http://127.0.0.1:{port}'
+
+
+def wait_for_port(server: subprocess.Popen, port: int, what: str, timeout: float) -> None:
+    """Return once `server` accepts connections on localhost:port; stop it and fail if it exits or takes too long."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             socket.create_connection(('127.0.0.1', port), timeout=0.5).close()
-            return server
+            return
         except OSError:
-            assert server.poll() is None, 'visdom server exited at start-up'
+            if server.poll() is not None:
+                raise AssertionError(f'{what} exited at start-up')
             time.sleep(0.2)
     stop(server)
-    raise AssertionError(f'visdom server did not answer on port {port} within 30 s')
+    raise AssertionError(f'{what} did not answer on port {port} within {timeout:.0f} s')
 
 
 def stop(process: subprocess.Popen) -> None:
