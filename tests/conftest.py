@@ -96,6 +96,14 @@ def run_in_process(script: str, *args: str, check: bool = True) -> subprocess.Co
     return result
 
 
+@pytest.fixture(scope='session')
+def tiny_experiment(tmp_path_factory):
+    """The checkpoints_dir of one TINY_NET experiment `tiny`, trained once for the tests that only read it."""
+    from tiny_runs import train_tiny_experiment
+
+    return train_tiny_experiment(tmp_path_factory.mktemp('tiny_experiment'))
+
+
 @pytest.fixture(scope='module')
 def browser():
     """Headless Debian Chromium driven by selenium, with a profile of its own."""

@@ -14,23 +14,16 @@ import serve
 from conftest import run_in_process
 from models import networks
 from models.translator import REFERENCE_ARCHITECTURE, Translator
-from tiny_runs import start_serve, stop, train_tiny_experiment
+from tiny_runs import start_serve, stop
 
 MAX_PIXELS = 100 * 100
 CONCURRENT = 16
 
 
 @pytest.fixture(scope='module')
-def experiment(tmp_path_factory):
-    root = tmp_path_factory.mktemp('serve')
-    return root, train_tiny_experiment(root)
-
-
-@pytest.fixture(scope='module')
-def server(experiment):
-    root, checkpoints = experiment
-    process, url = start_serve(['--name', 'tiny', '--checkpoints_dir', str(checkpoints), '--gpu_ids', '-1',
-                                '--max_pixels', str(MAX_PIXELS)], root / 'serve.log')
+def server(tiny_experiment, tmp_path_factory):
+    process, url = start_serve(['--name', 'tiny', '--checkpoints_dir', str(tiny_experiment), '--gpu_ids', '-1',
+                                '--max_pixels', str(MAX_PIXELS)], tmp_path_factory.mktemp('serve') / 'serve.log')
     yield url
     stop(process)
 
@@ -52,11 +45,10 @@ def translate(url: str, body: bytes) -> httpx.Response:
 
 
 @pytest.mark.parametrize('file_name, width, height, image_format', [('odd.png', 45, 37, 'PNG'), ('photo.jpg', 64, 32, 'JPEG')])
-def test_translation_equals_predict_py_output(server, experiment, tmp_path, file_name, width, height, image_format):
-    _, checkpoints = experiment
+def test_translation_equals_predict_py_output(server, tiny_experiment, tmp_path, file_name, width, height, image_format):
     source = tmp_path / file_name
     source.write_bytes(encoded(width, height, seed=3, image_format=image_format))
-    run_in_process('predict.py', '--name', 'tiny', '--checkpoints_dir', str(checkpoints), '--gpu_ids', '-1',
+    run_in_process('predict.py', '--name', 'tiny', '--checkpoints_dir', str(tiny_experiment), '--gpu_ids', '-1',
                    '--input', str(source), '--output', str(tmp_path / 'out'))
     from_predict = decoded((tmp_path / 'out' / (source.stem + '.png')).read_bytes())
 
