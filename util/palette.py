@@ -1,10 +1,9 @@
 """Label colours for the drawing page: read from a palette file, or found in a training set of label maps.
 
 A palette file has one colour per line, `R G B` (0-255) or `#rrggbb`, optionally followed by a name; blank lines and
-lines starting with `//` are ignored. A training set counts as label maps when a few colours cover nearly all the
-pixels of its input halves (exact colours in PNG label maps; JPEG label maps are grouped by nearby colours).
+lines starting with `//` are ignored. A training set counts as label maps when a few exact colours cover nearly all the
+pixels of its input halves, as in PNG label maps; JPEG label maps blur their colours, so give them a palette file.
 """
-import os
 import re
 from dataclasses import dataclass
 
@@ -17,9 +16,8 @@ from util.errors import UserError
 
 MAX_LABELS = 40
 SAMPLED_IMAGES = 40
-LABEL_COVERAGE = 0.9  # the label colours must cover this share of the pixels
-MIN_SHARE = 0.001  # a JPEG colour group smaller than this is compression noise
-MERGE_DISTANCE = 40  # groups closer than this (largest channel difference) are one label
+LABEL_COVERAGE = 0.98  # the label colours cover this share of the pixels; the rest are strays
+MIN_SHARE = 0.001  # with more than MAX_LABELS colours, rarer ones are strays
 HEX_LINE = re.compile(r'#([0-9a-fA-F]{6})(?:\s+(.*))?$')
 RGB_LINE = re.compile(r'(\d{1,3})[\s,]+(\d{1,3})[\s,]+(\d{1,3})(?:\s+(.*))?$')
 
@@ -77,29 +75,13 @@ def input_pixels(path: str, input_half: int | None) -> np.ndarray:
 
 
 def label_colours(pixels: np.ndarray) -> np.ndarray | None:
-    """Kx3 label colours of Nx3 uint8 pixels, most frequent first, or None if they do not look like label maps."""
+    """Kx3 label colours of Nx3 uint8 pixels, most frequent first, or None if they do not look like label maps:
+    a few exact colours (a stray pixel here and there allowed), as PNG label maps have."""
     keys = pixels.astype(np.int32) @ np.array([1 << 16, 1 << 8, 1], dtype=np.int32)
     unique_keys, counts = np.unique(keys, return_counts=True)
-    colours = np.stack([unique_keys >> 16, (unique_keys >> 8) & 255, unique_keys & 255], axis=1).astype(np.uint8)
     order = np.argsort(-counts, kind='stable')
-    if len(colours) <= MAX_LABELS:
-        return colours[order]
-    return grouped_label_colours(colours[order], counts[order] / counts.sum())
-
-
-def grouped_label_colours(colours: np.ndarray, shares: np.ndarray) -> np.ndarray | None:
-    """For compressed label maps: each frequent colour absorbs the colours near it; the groups must cover nearly
-    everything with few labels."""
-    chosen: list[np.ndarray] = []
-    covered = 0.0
-    unclaimed = np.ones(len(colours), dtype=bool)
-    for index in np.flatnonzero(shares >= MIN_SHARE):
-        if not unclaimed[index]:
-            continue
-        near = unclaimed & (np.abs(colours.astype(int) - colours[index].astype(int)).max(axis=1) < MERGE_DISTANCE)
-        covered += shares[near].sum()
-        unclaimed &= ~near
-        chosen.append(colours[index])
-        if len(chosen) > MAX_LABELS:
-            return None
-    return np.stack(chosen) if chosen and covered >= LABEL_COVERAGE else None
+    unique_keys, shares = unique_keys[order], counts[order] / counts.sum()
+    labels = unique_keys if len(unique_keys) <= MAX_LABELS else unique_keys[shares >= MIN_SHARE]
+    if len(labels) > MAX_LABELS or shares[:len(labels)].sum() < LABEL_COVERAGE:
+        return None
+    return np.stack([labels >> 16, (labels >> 8) & 255, labels & 255], axis=1).astype(np.uint8)
