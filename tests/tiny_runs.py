@@ -102,9 +102,12 @@ def artifacts_dir() -> Path:
 
 def train_tiny_experiment(root: Path, name: str = 'tiny') -> Path:
     """Train TINY_NET one epoch on two pairs of make_aligned_dataset under `root`; returns the checkpoints_dir
-    (the experiment is <checkpoints_dir>/<name>, with its train_opt.txt naming the dataset)."""
+    (the experiment is <checkpoints_dir>/<name>, with its train_opt.txt naming the dataset). Kaiming-initialised,
+    so that its output depends strongly on its input (after two steps from the default normal(0, 0.02)
+    initialization the output is a near-constant grey)."""
     dataroot = make_aligned_dataset(root / 'data', {'train': 2})
     checkpoints = root / 'checkpoints'
     run_script('train.py', ['--dataroot', str(dataroot), '--name', name, '--checkpoints_dir', str(checkpoints), *TINY_NET,
-                            '--n_epochs', '1', '--n_epochs_decay', '0', '--display_id', '0', '--no_html'], root)
+                            '--n_epochs', '1', '--n_epochs_decay', '0', '--display_id', '0', '--no_html',
+                            '--init_type', 'kaiming'], root)
     return checkpoints
