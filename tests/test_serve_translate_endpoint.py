@@ -78,7 +78,7 @@ BAD_BODIES = {
 def test_bad_input_gets_a_one_line_4xx_and_the_server_goes_on(server, case):
     body, status, words = BAD_BODIES[case]
     response = translate(server, body)
-    assert response.status_code == status, response.text
+    assert response.status_code == status, response.content[:300]
     assert words in response.text and response.text.endswith('\n') and response.text.count('\n') == 1, response.text
     assert translate(server, encoded(100, 100, seed=4)).status_code == 200
 
