@@ -12,7 +12,6 @@ import os
 import socket
 import tempfile
 import threading
-import warnings
 from dataclasses import asdict, dataclass
 
 import torch
@@ -110,10 +109,8 @@ class TranslationService:
         if not body:
             raise BadImage(400, 'empty request body; send the bytes of a PNG or JPEG file')
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter('ignore', Image.DecompressionBombWarning)
-                with Image.open(io.BytesIO(body)) as image:
-                    image_format, (width, height) = image.format, image.size
+            with Image.open(io.BytesIO(body)) as image:
+                image_format, (width, height) = image.format, image.size
         except Image.DecompressionBombError as err:
             raise BadImage(413, f'the image has too many pixels ({err}); the limit is --max_pixels {self.max_pixels}') from err
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
@@ -137,8 +134,8 @@ def create_app(translator: Translator, setup: PageSetup, max_pixels: int) -> Sta
         return JSONResponse(asdict(setup))
 
     async def translate(request: Request) -> Response:
-        body = await request.body()
         try:
+            body = await read_body(request, body_limit(max_pixels))
             png = await run_in_threadpool(service, body)
         except BadImage as err:
             return PlainTextResponse(f'{err}\n', status_code=err.status)
@@ -147,6 +144,25 @@ def create_app(translator: Translator, setup: PageSetup, max_pixels: int) -> Sta
     return Starlette(routes=[Route('/', page), Route('/setup.json', page_setup),
                              Route('/translate', translate, methods=['POST']),
                              Mount('/static', StaticFiles(directory=STATIC_DIR), name='static')])
+
+
+def body_limit(max_pixels: int) -> int:
+    """The most bytes a PNG or JPEG of `max_pixels` takes: 16-bit RGBA stored uncompressed, plus room for metadata."""
+    return 8 * max_pixels + (1 << 20)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it outgrows `limit` bytes (before reading it all)."""
+    declared = request.headers.get('content-length', '')
+    if declared.isdigit() and int(declared) > limit:
+        raise BadImage(413, f'the body has {declared} bytes, more than an image of --max_pixels takes ({limit})')
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BadImage(413, f'the body has more than {limit} bytes, more than an image of --max_pixels takes')
+        chunks.append(chunk)
+    return b''.join(chunks)
 
 
 def training_record(folder: str) -> dict[str, str]:

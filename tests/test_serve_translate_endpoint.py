@@ -71,6 +71,7 @@ BAD_BODIES = {
     'truncated png': (encoded(40, 40, seed=1)[:600], 400, 'cannot be decoded'),
     'gif': (gif(), 415, 'GIF'),
     'too many pixels': (encoded(101, 100, seed=2), 413, f'--max_pixels {MAX_PIXELS}'),
+    'too many bytes': (bytes(serve.body_limit(MAX_PIXELS) + 1), 413, 'more than an image of --max_pixels takes'),
 }
 
 
@@ -80,6 +81,16 @@ def test_bad_input_gets_a_one_line_4xx_and_the_server_goes_on(server, case):
     response = translate(server, body)
     assert response.status_code == status, response.content[:300]
     assert words in response.text and response.text.endswith('\n') and response.text.count('\n') == 1, response.text
+    assert translate(server, encoded(100, 100, seed=4)).status_code == 200
+
+
+def test_oversized_body_without_a_length_is_refused_while_it_streams(server):
+    def chunks():
+        for _ in range(serve.body_limit(MAX_PIXELS) // 65536 + 2):
+            yield bytes(65536)
+
+    response = httpx.post(f'{server}/translate', content=chunks(), timeout=60)
+    assert response.status_code == 413 and 'more than an image of --max_pixels takes' in response.text
     assert translate(server, encoded(100, 100, seed=4)).status_code == 200
 
 
