@@ -56,12 +56,14 @@ def start_visdom_server(port: int, env_path: Path) -> subprocess.Popen:
     return server
 
 
-def start_serve(args: list[str], log_path: Path) -> tuple[subprocess.Popen, str]:
-    """serve.py with `args` on 127.0.0.1 at a free port, its output in `log_path`; returns it and its URL."""
+def start_serve(args: list[str], log_path: Path, lifetime_s: int = 600) -> tuple[subprocess.Popen, str]:
+    """serve.py with `args` on 127.0.0.1 at a free port, its output in `log_path`; returns it and its URL.
+    It ends by itself after `lifetime_s` (coreutils' timeout, which also passes stop()'s SIGTERM on to it)."""
     port = free_port()
+    command = ['timeout', '--kill-after=10', str(lifetime_s), sys.executable, str(REPO / 'serve.py'), *args,
+               '--host', '127.0.0.1', '--port', str(port)]
     with open(log_path, 'w') as log:
-        server = subprocess.Popen([sys.executable, str(REPO / 'serve.py'), *args, '--host', '127.0.0.1', '--port', str(port)],
-                                  cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for_port(server, port, 'serve.py', 60)
     except AssertionError as err:
