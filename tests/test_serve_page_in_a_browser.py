@@ -1,5 +1,6 @@
 """serve.py's page in headless Chromium: strokes drawn with the mouse land on the canvas in the chosen colour, and
-within seconds the page shows the server's translation of exactly that drawing; undo and the two tool sets work."""
+within seconds the page shows the server's translation of exactly that drawing; undo, upload, downloads and the two
+tool sets work."""
 import base64
 import io
 
@@ -138,3 +139,27 @@ def test_photo_inputs_get_a_brush_and_an_eraser(browser, servers):
     assert canvas_pixel(browser, (0.5, 0.5)) == (255, 255, 255) and canvas_pixel(browser, (0.2, 0.5)) == (255, 0, 0)
     assert_page_shows_translation_of_drawing(browser, url)
     browser.save_screenshot(str(artifacts_dir() / 'serve_page_brush.png'))
+
+
+def test_upload_fills_the_canvas_and_downloads_give_the_drawing_and_the_translation(browser, servers, tmp_path):
+    url = servers['free']
+    open_page(browser, url)
+    upload = tmp_path / 'upload.png'
+    Image.new('RGB', (64, 64), (0, 128, 0)).save(upload)
+    browser.execute_script('document.getElementById("upload").hidden = false;')
+    browser.find_element(By.ID, 'upload').send_keys(str(upload))
+    wait_for_translations(browser, 2)
+    assert canvas_pixel(browser, (0.3, 0.7)) == (0, 128, 0)
+    shown = assert_page_shows_translation_of_drawing(browser, url)
+
+    links = browser.execute_script(
+        'const links = ["download-drawing", "download-result"].map(id => document.getElementById(id));'
+        'for (const link of links) {'
+        ' link.addEventListener("click", event => event.preventDefault());'
+        ' link.dispatchEvent(new MouseEvent("click", {cancelable: true})); }'
+        'return links.map(link => [link.download, link.href]);')
+    assert [name for name, _ in links] == ['drawing.png', 'translation.png']
+    drawing = np.asarray(Image.open(io.BytesIO(base64.b64decode(links[0][1].split(',', 1)[1]))))
+    assert drawing.shape == (32, 32, 4) and (drawing[..., :3] == (0, 128, 0)).all()
+    assert links[1][1] == browser.find_element(By.ID, 'result').get_attribute('src')
+    assert np.array_equal(shown, shown_result(browser))
