@@ -125,3 +125,11 @@ def test_page_setup_gives_the_training_size_and_brush_tools_for_photo_inputs(ser
     setup = httpx.get(f'{server}/setup.json', timeout=10).json()
     assert setup['size'] == 32 and setup['input_nc'] == 3 and setup['palette'] is None
     assert 'brush and eraser' in setup['tools_note']
+
+
+def test_a_port_in_use_is_one_line_before_anything_loads(server, tiny_experiment):
+    port = server.rsplit(':', 1)[1]
+    result = run_in_process('serve.py', '--name', 'tiny', '--checkpoints_dir', str(tiny_experiment), '--gpu_ids', '-1',
+                            '--port', port, check=False)
+    assert result.returncode == 2
+    assert result.stderr == f'error: --host 127.0.0.1 --port {port}: cannot listen there (Address already in use); choose another --port\n'
