@@ -26,7 +26,7 @@ from options.base_options import parse_gpu_ids
 from options.record import add_architecture_overrides, architecture_overrides
 from util import checkpoint
 from util.errors import UserError, report_user_errors
-from util.image_io import is_deep, output_extension, read_image, to_array
+from util.image_io import DeepOrPil, is_deep, output_extension, read_image, to_array
 from util.util import save_image
 
 
@@ -94,11 +94,15 @@ def load_input(path: str, translator: Translator, aligned: bool) -> tuple[torch.
         if aligned:
             raise UserError('--aligned_input: this generator takes label maps (one-channel PNGs of label IDs), not A|B pairs')
         return read_label_ids(path), False
-    image = read_image(path)
+    return prepare_input(read_image(path), translator, aligned, path)
+
+
+def prepare_input(image: DeepOrPil, translator: Translator, aligned: bool, name: str) -> tuple[torch.Tensor, bool]:
+    """A decoded image as the generator's input, and whether it was deeper than 8 bits."""
     if aligned:
         halves = split_halves(image)
         image = halves[0] if translator.architecture['direction'] == 'AtoB' else halves[1]
-    return translator.prepare(image, path), is_deep(image)
+    return translator.prepare(image, name), is_deep(image)
 
 
 def load_instances(paths: list[str], folder: str | None, translator: Translator) -> torch.Tensor | None:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End to end on a fresh machine: install, make the demo facades set, train pix2pix on the CPU,
-# test it, compare L1 with an untrained generator, and print where the result page is.
+# test it, compare L1 with an untrained generator, and print where the result page is and how to draw with the model.
 # Overridable: DEMO_EPOCHS (default 8), DEMO_NGF (16), DEMO_NAME (demo_facades_pix2pix), DEMO_DATA (./datasets/demo_facades).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,3 +21,4 @@ start=$(date +%s)
   | grep 'mean L1' 
 echo "demo finished in $(( $(date +%s) - start )) s"
 echo "result page: $(pwd)/results/$name/test_latest/index.html"
+echo "draw and translate: $py serve.py --name $name --gpu_ids -1    # then open http://127.0.0.1:8000"

@@ -4,7 +4,7 @@ import os
 import pytest
 import torch
 
-from tiny_runs import make_aligned_dataset
+from tiny_runs import headless_chromium, make_aligned_dataset, train_tiny_experiment
 
 
 @pytest.fixture
@@ -28,3 +28,16 @@ def vgg19_cache(tmp_path_factory) -> str:
              for key, value in network.state_dict().items()}
     torch.save(state, folder / os.path.basename(VGG19_Weights.IMAGENET1K_V1.url))
     return str(home)
+
+
+@pytest.fixture(scope='session')
+def tiny_experiment(tmp_path_factory):
+    """The checkpoints_dir of one TINY_NET experiment `tiny`, trained once for the tests that only read it."""
+    return train_tiny_experiment(tmp_path_factory.mktemp('tiny_experiment'))
+
+
+@pytest.fixture(scope='module')
+def browser():
+    """Headless Debian Chromium driven by selenium, with a profile of its own."""
+    with headless_chromium() as driver:
+        yield driver

@@ -30,12 +30,6 @@ def runs(tmp_path_factory) -> dict[str, Path]:
             'wide': root / 'wide' / 'pages' / 'test_latest'}
 
 
-@pytest.fixture(scope='module')
-def browser():
-    with headless_chromium() as driver:
-        yield driver
-
-
 def open_page(browser, folder: Path, screenshot: str) -> list[dict]:
     """Load index.html, save a screenshot as an artifact, and return every image's state."""
     browser.get((folder / 'index.html').as_uri())

@@ -199,6 +199,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def start_serve(args: list[str], lifetime_s: int = 600) -> tuple[subprocess.Popen, str]:
+    """serve.py with `args` on 127.0.0.1 at a free port; returns it and its URL.
+    It ends by itself after `lifetime_s` (coreutils' timeout, which also passes stop()'s SIGTERM on to it)."""
+    port = free_port()
+    command = ['timeout', '--kill-after=10', str(lifetime_s), sys.executable, str(REPO / 'serve.py'), *args,
+               '--host', '127.0.0.1', '--port', str(port)]
+    return start_server(command, port, 'serve.py'), f'http://127.0.0.1:{port}'
+
+
 def start_server(command: list[str], port: int, name: str, timeout: float = 60) -> subprocess.Popen:
     """Start a server process on 127.0.0.1:port and wait until it accepts connections (output to a temporary file,
     shown when it fails to start)."""
@@ -261,3 +270,15 @@ def artifacts_dir() -> Path:
     folder = Path(os.environ.get('PIX2PIX_ARTIFACTS_DIR', REPO / 'artifacts'))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def train_tiny_experiment(root: Path, name: str = 'tiny') -> Path:
+    """Train TINY_NET one epoch on two pairs of make_aligned_dataset under `root`; returns the checkpoints_dir
+    (the experiment is <checkpoints_dir>/<name>, with its train_opt.txt naming the dataset). Kaiming-initialised,
+    so that its output depends strongly on its input (after two steps from the default normal(0, 0.02)
+    initialization the output is a near-constant grey)."""
+    dataroot = make_aligned_dataset(root / 'data', {'train': 2})
+    checkpoints = root / 'checkpoints'
+    run_entry('train.py', '--dataroot', str(dataroot), '--name', name, '--checkpoints_dir', str(checkpoints), *TINY_NET,
+              '--n_epochs', '1', '--n_epochs_decay', '0', '--no_html', '--init_type', 'kaiming', cwd=root)
+    return checkpoints
