@@ -30,8 +30,8 @@ def hold_experiment_folder(folder: str) -> None:
         os.makedirs(folder, exist_ok=True)
         descriptor = os.open(lock_path(folder), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
     except OSError as err:
-        raise UserError(f'--checkpoints_dir: cannot create {lock_path(folder)} ({err.strerror}); '
-                        'choose a writable folder') from err
+        raise UserError(f'--checkpoints_dir {os.path.dirname(folder)}: cannot write there (creating '
+                        f'{lock_path(folder)}: {err.strerror}); choose a writable folder') from err
     try:
         fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except (BlockingIOError, PermissionError):
