@@ -265,6 +265,14 @@ def markdown(report: dict) -> str:
     return '\n'.join(lines)
 
 
+def write_report(report: dict, path: str, table: str) -> None:
+    """The report as JSON at `path`; the table printed."""
+    with open(path, 'w') as handle:
+        json.dump(report, handle, indent=2)
+    print(table)
+    print(f'\nwrote {path} ({report["benchmark_s"]} s so far)')
+
+
 def main() -> None:
     args = parse_args()
     if args.probe:
@@ -277,11 +285,7 @@ def main() -> None:
         for device in devices:
             report = bench_device(device, args, checkpoints_dir)
             report['benchmark_s'] = round(time.perf_counter() - start)
-            path = os.path.join(args.out_dir, f'{device}-{report["kind"]}.json')
-            with open(path, 'w') as handle:
-                json.dump(report, handle, indent=2)
-            print(markdown(report))
-            print(f'\nwrote {path} ({report["benchmark_s"]} s so far)')
+            write_report(report, os.path.join(args.out_dir, f'{device}-{report["kind"]}.json'), markdown(report))
 
 
 if __name__ == '__main__':

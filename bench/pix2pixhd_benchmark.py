@@ -29,7 +29,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.benchmark import device_kind, synchronize  # noqa: E402
+from bench.benchmark import device_kind, synchronize, write_report  # noqa: E402
 from bench.pix2pixhd_step import Pix2PixHDStep  # noqa: E402
 from models import create_model  # noqa: E402
 from models.base_model import BaseModel  # noqa: E402
@@ -207,11 +207,7 @@ def main() -> None:
                       'extra_flags': args.extra_flags, 'rounds': args.rounds, 'method': __doc__.split('\n\n')[1],
                       'results': {size: bench_size(device, size, args, checkpoints_dir) for size in args.sizes}}
             report['benchmark_s'] = round(time.perf_counter() - start)
-            path = os.path.join(args.out_dir, f'pix2pixhd-{device}-{report["kind"]}.json')
-            with open(path, 'w') as handle:
-                json.dump(report, handle, indent=2)
-            print(markdown(report))
-            print(f'\nwrote {path} ({report["benchmark_s"]} s so far)')
+            write_report(report, os.path.join(args.out_dir, f'pix2pixhd-{device}-{report["kind"]}.json'), markdown(report))
 
 
 if __name__ == '__main__':

@@ -127,13 +127,13 @@ def run_in_process(script: str, *args: str, check: bool = True) -> subprocess.Co
     return result
 
 
-def build_model(checkpoints_dir, *args: str, setup: bool = True):
-    """The pix2pix model train.py would build from TINY_UNET and these flags, set up; initialized from torch
-    seed 0, so two builds start from the same weights."""
+def build_model(checkpoints_dir, *args: str, setup: bool = True, net: list[str] = TINY_UNET):
+    """The model train.py would build from `net` (the pix2pix TINY_UNET by default) and these flags, set up;
+    initialized from torch seed 0, so two builds start from the same weights."""
     from models import create_model
     from options.train_options import TrainOptions
 
-    opt = TrainOptions().parse(['--dataroot', 'unused', '--checkpoints_dir', str(checkpoints_dir), *TINY_UNET, *args])
+    opt = TrainOptions().parse(['--dataroot', 'unused', '--checkpoints_dir', str(checkpoints_dir), *net, *args])
     torch.manual_seed(0)
     model = create_model(opt)
     if setup:
@@ -153,16 +153,8 @@ def random_batch(model, seed: int = 0) -> dict:
 def build_labeled_model(checkpoints_dir, *args: str, setup: bool = True, vgg: bool = False):
     """The --model pix2pixhd model train.py builds for label-map data (--dataset_mode labeled), with tiny networks
     unless overridden and without the VGG loss unless `vgg`."""
-    from models import create_model
-    from options.train_options import TrainOptions
-
-    opt = TrainOptions().parse(['--dataroot', 'unused', '--checkpoints_dir', str(checkpoints_dir), *HD_TINY_NET,
-                                *([] if vgg else ['--no_vgg_loss']), '--dataset_mode', 'labeled', *args])
-    torch.manual_seed(0)
-    model = create_model(opt)
-    if setup:
-        model.setup(opt)
-    return model
+    no_vgg = [] if vgg else ['--no_vgg_loss']
+    return build_model(checkpoints_dir, *no_vgg, '--dataset_mode', 'labeled', *args, setup=setup, net=HD_TINY_NET)
 
 
 def label_batch(model, seed: int = 0) -> dict:
