@@ -9,6 +9,7 @@ same name (path under its folder, less the extension and Cityscapes' _gtFine_lab
 pix2pixHD's datasets/cityscapes pairs as it is).
 """
 import argparse
+import copy
 import os
 import random
 from typing import NamedTuple
@@ -56,7 +57,11 @@ class LabeledDataset(BaseDataset):
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
         return add_label_options(parser)
 
-    def __init__(self, opt):
+    def __init__(self, opt, folder: str | None = None):
+        """`folder` holds the <phase>_label/ (_inst/, _img/) folders; default --dataroot (validation passes its own)."""
+        if folder is not None:
+            opt = copy.copy(opt)
+            opt.dataroot = folder
         super().__init__(opt)
         if opt.label_nc < 0:
             raise UserError(f'--label_nc {opt.label_nc}: give the number of label classes, or 0 for RGB label images')

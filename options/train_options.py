@@ -27,7 +27,7 @@ class TrainOptions(BaseOptions):
         parser.add_argument('--gan_mode', type=str, default='lsgan', help='GAN objective [vanilla | lsgan | wgangp]; vanilla is the cross-entropy of the original paper')
         parser.add_argument('--pool_size', type=int, default=50, help='size of the buffer of generated images shown to D; 0 turns it off')
         parser.add_argument('--lr_policy', type=str, default='linear', help='learning rate policy [linear | step | plateau | cosine]; plateau follows the validation L1, or the epoch\'s mean G_L1 without validation')
-        parser.add_argument('--val_dataroot', type=str, default=None, help='folder of validation images as --dataset_mode reads them (A|B pairs; colour photos for colorization); default: <dataroot>/val when it exists')
+        parser.add_argument('--val_dataroot', type=str, default=None, help='folder of validation images as --dataset_mode reads them (A|B pairs; colour photos for colorization; for labeled, the folder holding val_label/); default: <dataroot>/val when it exists')
         parser.add_argument('--val_freq', type=int, default=1, help='epochs between validations (L1, PSNR, SSIM of G on the validation images); 0 turns validation off')
         parser.add_argument('--num_val', type=int, default=50, help='validate on at most this many images')
         parser.add_argument('--lr_decay_iters', type=int, default=50, help='multiply the learning rate by 0.1 every lr_decay_iters epochs (step policy)')

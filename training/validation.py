@@ -34,9 +34,17 @@ class ValidationResult:
     seconds: float
 
 
+def default_folder(opt) -> str | None:
+    """<dataroot>/val, or for label maps <dataroot> itself when it holds val_label/; None when absent."""
+    labeled = opt.dataset_mode == 'labeled'
+    folder = opt.dataroot if labeled else os.path.join(opt.dataroot, 'val')
+    return folder if os.path.isdir(os.path.join(opt.dataroot, 'val_label' if labeled else 'val')) else None
+
+
 class Validation:
-    """The validation images, read by the --dataset_mode of training (aligned A|B images, or colour photos for
-    colorization) and preprocessed as test.py does (resized to --crop_size, never flipped)."""
+    """The validation images, read by the --dataset_mode of training (aligned A|B images, colour photos for
+    colorization, label maps with val_label/ for labeled) and preprocessed as test.py does (resized to --crop_size,
+    never flipped)."""
 
     def __init__(self, opt, folder: str):
         self.opt = opt
@@ -48,15 +56,17 @@ class Validation:
 
     @classmethod
     def create(cls, opt) -> 'Validation | None':
-        """Validation on --val_dataroot, else on <dataroot>/val when it exists; None when there is none or --val_freq 0."""
+        """Validation on --val_dataroot, else on <dataroot>/val (label maps: <dataroot>/val_label/...) when it exists;
+        None when there is none or --val_freq 0."""
         if opt.val_freq <= 0 or opt.num_val <= 0:
             return None
         if opt.val_dataroot is None:
-            folder = os.path.join(opt.dataroot, 'val')
-            return cls(opt, folder) if os.path.isdir(folder) else None
+            folder = default_folder(opt)
+            return cls(opt, folder) if folder else None
         if not os.path.isdir(opt.val_dataroot):
             raise UserError(f'--val_dataroot {opt.val_dataroot} is not a folder; give a folder of validation images as '
-                            '--dataset_mode reads them (A|B pairs; colour photos for colorization), or leave the flag out')
+                            '--dataset_mode reads them (A|B pairs; colour photos for colorization; for labeled, the folder holding '
+                            'val_label/), or leave the flag out')
         return cls(opt, opt.val_dataroot)
 
     def due(self, epoch: int) -> bool:
