@@ -10,18 +10,20 @@ import time
 import pytest
 import torch
 
-from tiny_runs import REPO, TINY_NET, TINY_UNET, make_aligned_dataset, with_values
+from tiny_runs import HD_TINY_NET, REPO, TINY_NET, TINY_UNET, make_aligned_dataset, make_labeled_dataset, with_values
 
 TORCHRUN = os.path.join(os.path.dirname(sys.executable), 'torchrun')
 NUM_IMAGES = 4
 EPOCHS = 2
 
 
-def run_torchrun(tmp_path, nproc: int) -> str:
-    make_aligned_dataset(tmp_path / 'data', {'train': NUM_IMAGES})
+def run_torchrun(tmp_path, nproc: int, net: list[str] = TINY_UNET) -> str:
+    """train.py under torchrun on the dataset in tmp_path/data (aligned images unless the test wrote one)."""
+    if not (tmp_path / 'data').exists():
+        make_aligned_dataset(tmp_path / 'data', {'train': NUM_IMAGES})
     command = [TORCHRUN, '--standalone', '--nproc_per_node', str(nproc), 'train.py',
                '--dataroot', str(tmp_path / 'data'), '--checkpoints_dir', str(tmp_path / 'ckpt'), '--name', 'ddp',
-               *TINY_UNET, '--print_freq', '1',
+               *net, '--print_freq', '1',
                '--n_epochs', '1', '--n_epochs_decay', str(EPOCHS - 1)]
     env = dict(os.environ, OMP_NUM_THREADS='1')
     with subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -49,6 +51,16 @@ def logged_digests(stdout: str, net: str) -> list[str]:
     match = re.search(rf'\[net {net}\] parameter digests by rank: (.*)', stdout)
     assert match, stdout[-2000:]
     return match.group(1).split()
+
+
+def test_torchrun_trains_pix2pixhd_with_its_multiscale_discriminator(tmp_path):
+    """The multiscale D returns every stage's features through DDP; both ranks end with rank 0's saved weights."""
+    make_labeled_dataset(tmp_path / 'data', {'train': NUM_IMAGES})
+    stdout = run_torchrun(tmp_path, 2, [*HD_TINY_NET, '--label_nc', '12', '--no_vgg_loss', '--preprocess', 'none'])
+    assert 'G_GAN_Feat' in stdout
+    for net in ('G', 'D'):
+        saved = checkpoint_parameters_digest(str(tmp_path / 'ckpt' / 'ddp' / f'latest_net_{net}.pth'))
+        assert logged_digests(stdout, net) == [saved, saved]
 
 
 @pytest.mark.parametrize('nproc', [2, 1])

