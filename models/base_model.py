@@ -6,10 +6,8 @@ networks, optimizers and schedulers goes in rank_state / load_rank_state.
 """
 import argparse
 import copy
-import os
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from dataclasses import asdict
 from typing import Callable
 
 import torch

@@ -7,10 +7,10 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from tiny_runs import REPO, TINY_UNET, build_model, make_aligned_dataset, run_entry, run_in_process, save_as_trained
+from tiny_runs import (REPO, TINY_UNET, build_model, make_aligned_dataset, run_entry, run_in_process, save_as_trained,
+                       wait_for)
 
 QUIET = ['--display_id', '0', '--no_html', '--print_freq', '1000000', '--save_latest_freq', '1000000000',
          '--save_epoch_freq', '1000000']
@@ -19,14 +19,6 @@ QUIET = ['--display_id', '0', '--no_html', '--print_freq', '1000000', '--save_la
 def folder_snapshot(folder: Path) -> dict[str, tuple[str, int]]:
     return {str(path.relative_to(folder)): (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns)
             for path in sorted(folder.rglob('*')) if path.is_file()}
-
-
-def wait_for(condition, process: subprocess.Popen, what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert process.poll() is None, f'the first train.py ended before {what}'
-        assert time.monotonic() < deadline, f'timed out waiting for {what}'
-        time.sleep(0.05)
 
 
 def test_second_train_is_refused_while_the_first_runs_and_allowed_after_sigkill(tmp_path):

@@ -9,7 +9,7 @@ from PIL import Image
 from selenium.webdriver.common.by import By
 from skimage.metrics import structural_similarity
 
-from tiny_runs import IMAGE_SIDE, TINY_NET, artifacts_dir, headless_chromium, make_aligned_dataset, run_entry
+from tiny_runs import IMAGE_SIDE, TINY_NET, artifacts_dir, make_aligned_dataset, run_entry
 
 TEST_IMAGES = 3
 WINSIZE = 96

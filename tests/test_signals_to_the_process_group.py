@@ -5,12 +5,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tiny_runs import REPO, TINY_NET, make_aligned_dataset, run_entry, with_values
+from tiny_runs import REPO, TINY_NET, make_aligned_dataset, run_entry, wait_for, with_values
 from util import distributed
 from util.checkpoint import load_weights
 from training.interrupt import HANDLED_SIGNALS, TrainingSignals
@@ -28,14 +27,6 @@ def start(tmp_path: Path, name: str, *extra: str) -> tuple[subprocess.Popen, Pat
     process = subprocess.Popen([sys.executable, str(REPO / 'train.py'), *args], cwd=REPO, start_new_session=True,
                                stdout=open(logs[0], 'w'), stderr=open(logs[1], 'w'))
     return process, tmp_path / 'ck' / name
-
-
-def wait_for(condition, process: subprocess.Popen, what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert process.poll() is None, f'training ended before {what}'
-        assert time.monotonic() < deadline, f'no {what} within {timeout} s'
-        time.sleep(0.001)
 
 
 def training_logged(experiment: Path):

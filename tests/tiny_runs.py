@@ -228,6 +228,15 @@ def start_visdom_server(port: int, env_path: Path) -> subprocess.Popen:
     return start_server(command, port, 'visdom server (its web files missing? run scripts/visdom_assets.sh VENV)')
 
 
+def wait_for(condition, process: subprocess.Popen, what: str, timeout: float = 120) -> None:
+    """Poll `condition` every millisecond until it holds; fail if `process` ends first or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, f'the process ended before {what}'
+        assert time.monotonic() < deadline, f'no {what} within {timeout} s'
+        time.sleep(0.001)
+
+
 def stop(process: subprocess.Popen) -> None:
     process.terminate()
     try:

@@ -9,7 +9,6 @@ Labels are `latest`, `best`, an epoch number or `iter_<n>`. Every file is writte
 """
 import os
 import re
-import sys
 import tempfile
 
 import torch
