@@ -183,12 +183,12 @@ class Pix2PixHDModel(BaseModel):
         self.optimizer_G.zero_grad()
         self.backward_G()
         self.hold_global_part()
-        self.scaler.step(self.optimizer_G)
+        self.step_optimizer(self.optimizer_G, 'G')
         self.set_requires_grad(self.netD, True)
         self.optimizer_D.zero_grad()
         self.backward_D()
-        self.scaler.step(self.optimizer_D)
-        self.scaler.update()
+        self.step_optimizer(self.optimizer_D, 'D')
+        self.update_scaler()
         self.pred_real = None
 
     def hold_global_part(self) -> None:

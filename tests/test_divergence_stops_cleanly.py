@@ -14,7 +14,8 @@ import pytest
 import tifffile
 import torch
 
-from tiny_runs import IMAGE_SIDE, REPO, TINY_NET, build_model, make_aligned_dataset, random_batch
+from tiny_runs import (IMAGE_SIDE, REPO, TINY_NET, build_labeled_model, build_model, label_batch, make_aligned_dataset,
+                       random_batch)
 from training import state
 from training.divergence import TrainingDiverged
 from util import checkpoint
@@ -190,3 +191,20 @@ def test_torchrun_ranks_stop_together(tmp_path):
     # group) when the first has exited may be ended by torchrun's agent with SIGTERM (-15), which is no hang.
     assert '2' in exit_codes and set(exit_codes) <= {'2', '-15'} and len(exit_codes) == 2, result.stderr[-3000:]
     assert not list((tmp_path / 'ck' / 'run').glob('*.pth'))
+
+
+@pytest.mark.parametrize('policy', ['stop', 'skip'])
+def test_pix2pixhd_updates_pass_the_guard_too(tmp_path, policy):
+    """A NaN target pixel makes pix2pixhd's losses NaN: recorded under stop, its updates left out under skip."""
+    model = build_labeled_model(tmp_path, '--label_nc', '4', '--nan_policy', policy)
+    batch = label_batch(model)
+    batch['image'][0, 0, 0, 0] = float('nan')
+    weights = {name: param.detach().clone() for name, param in model.netG.named_parameters()}
+    with model.divergence.batch(1, model.networks()):
+        model.set_input(batch)
+        model.optimize_parameters()
+    if policy == 'stop':
+        assert model.divergence.first_divergence().what.startswith('loss ')
+    else:
+        assert model.divergence.skipped == {'G': 1, 'D': 1}
+        assert all(torch.equal(param, weights[name]) for name, param in model.netG.named_parameters())
