@@ -28,11 +28,11 @@ import predict
 from models.speed import SpeedSettings, add_speed_flags
 from models.translator import Translator
 from options.base_options import parse_gpu_ids
-from options.record import add_architecture_overrides, architecture_overrides, read_options_file
+from options.record import add_architecture_overrides, architecture_overrides, training_options
 from util import checkpoint
 from util.errors import UserError, report_user_errors
 from util.image_io import read_image
-from util.palette import Label, read_palette_file, training_set_palette
+from data.palette import Label, read_palette_file, training_set_palette
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'static')
 SUFFIXES = {'PNG': '.png', 'JPEG': '.jpg'}
@@ -166,12 +166,6 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b''.join(chunks)
 
 
-def training_record(folder: str) -> dict[str, str]:
-    """The flags of <folder>/train_opt.txt, as text; empty for a checkpoint without one."""
-    path = checkpoint.options_path(folder, 'train')
-    return read_options_file(path) if os.path.isfile(path) else {}
-
-
 def choose_palette(palette_file: str | None, record: dict[str, str], translator: Translator) -> tuple[list[Label] | None, str]:
     """--palette, else the label colours of the training inputs; None (brush and eraser) for other inputs."""
     if palette_file:
@@ -207,7 +201,7 @@ def main() -> None:
     check_address(opt.host, opt.port)
     folder = checkpoint.experiment_dir(opt)
     translator = Translator.from_checkpoint(folder, opt.epoch, parse_gpu_ids(opt.gpu_ids), **architecture_overrides(opt))
-    record = training_record(folder)
+    record = training_options(folder)
     size = int(record.get('crop_size', DEFAULT_SIZE))
     translator.choose_speed(SpeedSettings.from_opt(opt), opt.fast, torch.zeros(1, translator.input_nc, size, size))
     palette, tools_note = choose_palette(opt.palette, record, translator)

@@ -72,12 +72,17 @@ def recorded_architecture(save_dir: str, label: str) -> tuple[dict, str] | None:
     if os.path.isfile(path):
         saved = checkpoint.read_state_entry(path, 'options') or {}
         return {flag: saved[flag] for flag in ARCHITECTURE_FLAGS if flag in saved}, path
-    text_path = checkpoint.options_path(save_dir, 'train')
-    if os.path.isfile(text_path):
-        values = read_options_file(text_path)
+    values = training_options(save_dir)
+    if values:
         return {flag: parse_value(ARCHITECTURE[flag].type, values[flag]) for flag in ARCHITECTURE_FLAGS
-                if flag in values}, text_path
+                if flag in values}, checkpoint.options_path(save_dir, 'train')
     return None
+
+
+def training_options(save_dir: str) -> dict[str, str]:
+    """Every flag of <save_dir>/train_opt.txt, as text; empty for a checkpoint without one."""
+    path = checkpoint.options_path(save_dir, 'train')
+    return read_options_file(path) if os.path.isfile(path) else {}
 
 
 def recorded_speed(save_dir: str, label: str) -> dict | None:

@@ -14,7 +14,7 @@ from models import networks
 from models.translator import REFERENCE_ARCHITECTURE, Translator
 from tiny_runs import make_aligned_dataset
 from util.errors import UserError
-from util.palette import read_palette_file
+from data.palette import read_palette_file
 
 REPO_PALETTE = 'datasets/facades_palette.txt'
 

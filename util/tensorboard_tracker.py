@@ -10,9 +10,11 @@ import sys
 
 import numpy as np
 
+from util import checkpoint
+
 
 def log_dir(opt: argparse.Namespace) -> str:
-    return os.path.join(opt.checkpoints_dir, opt.name, 'logs')
+    return os.path.join(checkpoint.experiment_dir(opt), 'logs')
 
 
 class TensorBoardTracker:
