@@ -32,12 +32,13 @@ LARGEST_EXACT_ID = 2 ** 24 - 1  # float32 holds every integer up to here
 def add_label_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """--label_nc and --no_instance, defined once by whichever of the model and the dataset asks first."""
     defined = {action.dest for action in parser._actions}
+    labels = parser.add_argument_group('label maps')
     if 'label_nc' not in defined:
-        parser.add_argument('--label_nc', type=int, default=35,
+        labels.add_argument('--label_nc', type=int, default=35,
                             help='label classes: label maps hold IDs 0..label_nc-1, one-hot encoded to label_nc '
                                  'channels; 0 reads the label maps as RGB images')
     if 'no_instance' not in defined:
-        parser.add_argument('--no_instance', action='store_true',
+        labels.add_argument('--no_instance', action='store_true',
                             help='do not read instance maps (<phase>_inst/); with them, their boundaries are one '
                                  'more input channel')
     return parser

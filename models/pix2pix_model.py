@@ -18,8 +18,9 @@ class Pix2PixModel(BaseModel):
         parser.set_defaults(norm='batch', netG='unet_256', dataset_mode='aligned')
         if is_train:
             parser.set_defaults(pool_size=0, gan_mode='vanilla')
-            parser.add_argument('--lambda_L1', type=float, default=100.0, help='weight of the L1 loss')
-            parser.add_argument('--lambda_gp', type=float, default=10.0,
+            losses = parser.add_argument_group("pix2pix's losses")
+            losses.add_argument('--lambda_L1', type=float, default=100.0, help='weight of the L1 loss')
+            losses.add_argument('--lambda_gp', type=float, default=10.0,
                                 help='weight of the gradient penalty added to D\'s loss under --gan_mode wgangp; 0 turns it off')
         return parser
 

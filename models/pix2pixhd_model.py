@@ -26,13 +26,14 @@ class Pix2PixHDModel(BaseModel):
         add_label_options(parser)
         if is_train:
             parser.set_defaults(gan_mode='lsgan', pool_size=0)
-            parser.add_argument('--no_lsgan', action='store_true', help='vanilla GAN loss (cross-entropy) instead of least squares')
-            parser.add_argument('--lambda_feat', type=float, default=10.0, help='weight of the feature matching and VGG losses')
-            parser.add_argument('--no_ganFeat_loss', action='store_true', help='no feature matching loss on the discriminator\'s stages')
-            parser.add_argument('--no_vgg_loss', action='store_true', help='no VGG19 perceptual loss (which needs torchvision\'s ImageNet weights)')
-            parser.add_argument('--niter_fix_global', type=int, default=0,
+            losses = parser.add_argument_group("pix2pixHD's losses and stages")
+            losses.add_argument('--no_lsgan', action='store_true', help='vanilla GAN loss (cross-entropy) instead of least squares')
+            losses.add_argument('--lambda_feat', type=float, default=10.0, help='weight of the feature matching and VGG losses')
+            losses.add_argument('--no_ganFeat_loss', action='store_true', help='no feature matching loss on the discriminator\'s stages')
+            losses.add_argument('--no_vgg_loss', action='store_true', help='no VGG19 perceptual loss (which needs torchvision\'s ImageNet weights)')
+            losses.add_argument('--niter_fix_global', type=int, default=0,
                                 help='with --netG local: train only the outermost local enhancer for the first N epochs, the rest fixed')
-            parser.add_argument('--load_pretrain', type=str, default='',
+            losses.add_argument('--load_pretrain', type=str, default='',
                                 help='start from the latest_net_G.pth (and latest_net_D.pth) of this experiment folder, e.g. a '
                                      'trained --netG global for a --netG local (its layers that fit are loaded)')
         return parser

@@ -47,13 +47,14 @@ SPEED_FLAGS = ('fast', *(field.name for field in fields(SpeedSettings)))
 
 
 def add_speed_flags(parser: argparse.ArgumentParser, inference_only: bool = False) -> None:
-    """The speed flags of an entry point; predict.py's (inference_only) have no --fused_adam."""
-    parser.add_argument('--fast', action='store_true', help='before starting, time the speed settings below on a synthetic batch and keep the fastest (reported in one line, recorded in <phase>_opt.txt and reused by --continue_train)')
-    parser.add_argument('--amp', action='store_true', help='mixed precision where the device computes it natively: bfloat16 on CPUs with AVX512-BF16/AMX and on bf16 GPUs, float16 with a gradient scaler on other tensor-core GPUs; elsewhere a warning and float32')
-    parser.add_argument('--channels_last', action='store_true', help='keep networks and images in channels-last memory format')
-    parser.add_argument('--compile', action='store_true', help='torch.compile the networks (the first iterations are slow while compiling)')
+    """The speed flags of an entry point, as the group "speed" of --help; predict.py's (inference_only) lack --fused_adam."""
+    speed = parser.add_argument_group('speed')
+    speed.add_argument('--fast', action='store_true', help='before starting, time the speed settings below on a synthetic batch and keep the fastest (reported in one line, recorded in <phase>_opt.txt and reused by --continue_train)')
+    speed.add_argument('--amp', action='store_true', help='mixed precision where the device computes it natively: bfloat16 on CPUs with AVX512-BF16/AMX and on bf16 GPUs, float16 with a gradient scaler on other tensor-core GPUs; elsewhere a warning and float32')
+    speed.add_argument('--channels_last', action='store_true', help='keep networks and images in channels-last memory format')
+    speed.add_argument('--compile', action='store_true', help='torch.compile the networks (the first iterations are slow while compiling)')
     if not inference_only:
-        parser.add_argument('--fused_adam', action='store_true', help='use the fused Adam kernel where the device has one (results differ from plain Adam in the last bits)')
+        speed.add_argument('--fused_adam', action='store_true', help='use the fused Adam kernel where the device has one (results differ from plain Adam in the last bits)')
 
 
 def choose(requested: SpeedSettings, fast: bool, device: torch.device, make_step: Callable[[SpeedSettings], Callable[[], None]],

@@ -47,12 +47,13 @@ PIX2PIXHD_ARCHITECTURE = {'norm': 'instance', 'no_dropout': True, 'label_nc': 35
 
 def add_architecture_overrides(parser: argparse.ArgumentParser) -> None:
     """Flags that override the recorded architecture, for checkpoints without a record (e.g. the reference's)."""
+    architecture = parser.add_argument_group('architecture (as recorded in training unless given)')
     for flag, spec in ARCHITECTURE.items():
         help_text = f'{spec.help}; default: as recorded in training, else {spec.reference_default}'
         if spec.type is bool:
-            parser.add_argument(f'--{flag}', action='store_const', const=True, default=None, help=help_text)
+            architecture.add_argument(f'--{flag}', action='store_const', const=True, default=None, help=help_text)
         else:
-            parser.add_argument(f'--{flag}', type=spec.type, default=None, help=help_text)
+            architecture.add_argument(f'--{flag}', type=spec.type, default=None, help=help_text)
 
 
 def architecture_overrides(opt: argparse.Namespace) -> dict:

@@ -14,11 +14,12 @@ class TestOptions(BaseOptions):
 
     def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         parser = super().initialize(parser)
-        parser.add_argument('--results_dir', type=str, default='./results/', help='result pages and images are written here')
-        parser.add_argument('--aspect_ratio', type=float, default=1.0, help='aspect ratio (width / height) of the saved result images')
-        parser.add_argument('--phase', type=str, default='test', help='dataset split to use: train, val, test, ...')
-        parser.add_argument('--eval', action='store_true', help='use eval mode (running batch norm statistics, no dropout) during test')
-        parser.add_argument('--num_test', type=int, default=50, help='how many test images to run')
+        results = parser.add_argument_group('results')
+        results.add_argument('--results_dir', type=str, default='./results/', help='result pages and images are written here')
+        results.add_argument('--phase', type=str, default='test', help='dataset split to use: train, val, test, ...')
+        results.add_argument('--num_test', type=int, default=50, help='how many test images to run')
+        results.add_argument('--eval', action='store_true', help='use eval mode (running batch norm statistics, no dropout) during test')
+        results.add_argument('--aspect_ratio', type=float, default=1.0, help='aspect ratio (width / height) of the saved result images')
         parser.set_defaults(load_size=parser.get_default('crop_size'))
         return parser
 

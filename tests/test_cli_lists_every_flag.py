@@ -2,6 +2,8 @@
 the Translator's defaults for checkpoints without a record are the reference's pix2pix defaults."""
 import re
 
+import pytest
+
 from tiny_runs import run_entry
 
 BASE_FLAGS = {
@@ -41,6 +43,8 @@ def flag_defaults(help_text: str) -> dict[str, str | None]:
         if start:
             current = start.group(1)
             entries[current] = line
+        elif not line.strip():
+            current = None  # a blank line ends a group of flags
         elif current:
             entries[current] += ' ' + line.strip()
     found = {}
@@ -88,3 +92,46 @@ PIX2PIXHD_TRAIN_FLAGS = {
 def test_train_help_of_pix2pixhd_lists_its_flags_with_its_defaults():
     help_text = run_entry('train.py', '--model', 'pix2pixhd', '--dataset_mode', 'aligned', '--help').stdout
     check_flags(help_text, PIX2PIXHD_TRAIN_FLAGS)
+
+
+def help_sections(help_text: str) -> dict[str, list[str]]:
+    """Map the title of each group of argparse's help ('speed', 'training', ...) to the flags listed under it."""
+    sections: dict[str, list[str]] = {}
+    title = None
+    for line in help_text.splitlines():
+        if re.match(r'^\S.*:$', line):
+            title = line[:-1]
+            sections[title] = []
+        start = re.match(r'^  (?:-\w, )?--(\w+)', line)
+        if start and title is not None:
+            sections[title].append(start.group(1))
+    return sections
+
+
+GROUPED_FLAGS = {  # (entry point and flags, {group title: some flags --help must list under it})
+    'train': (('train.py',), {
+        'experiment and checkpoint': ['dataroot', 'name', 'gpu_ids', 'epoch'], 'networks': ['model', 'netG', 'netD', 'norm'],
+        'pix2pixHD generators (--netG global or local)': ['n_downsample_global', 'n_blocks_local'],
+        'data loading': ['dataset_mode', 'direction', 'crop_size', 'num_threads'],
+        'display and tracking': ['display_id', 'use_wandb'], 'speed': ['fast', 'amp', 'fused_adam'],
+        'training progress': ['print_freq', 'tf_log'], 'saving and resuming': ['continue_train', 'epoch_count'],
+        'training': ['n_epochs', 'lr', 'gan_mode', 'nan_policy'], 'validation': ['val_freq'],
+        "pix2pix's losses": ['lambda_L1', 'lambda_gp']}),
+    'test': (('test.py',), {'results': ['results_dir', 'phase', 'num_test', 'eval'], 'speed': ['fast', 'amp']}),
+    'pix2pixhd': (('train.py', '--model', 'pix2pixhd'), {
+        'label maps': ['label_nc', 'no_instance'], "pix2pixHD's losses and stages": ['lambda_feat', 'niter_fix_global']}),
+    'predict': (('predict.py',), {'speed': ['fast', 'amp', 'channels_last', 'compile'],
+                                  'architecture (as recorded in training unless given)': ['netG', 'ngf', 'label_nc']}),
+}
+
+
+@pytest.mark.parametrize('entry', GROUPED_FLAGS)
+def test_help_lists_the_flags_in_groups(entry):
+    """--help is read in sections: each flag of train.py and test.py under the group of its concern, none loose."""
+    command, expected = GROUPED_FLAGS[entry]
+    sections = help_sections(run_entry(*command, '--help').stdout)
+    for title, flags in expected.items():
+        assert title in sections, f'no group {title!r} in {command[0]} --help: {list(sections)}'
+        assert set(flags) <= set(sections[title]), f'{title}: {sections[title]}'
+    if command[0] != 'predict.py':  # predict.py's own flags (input, --output, ...) are its main group
+        assert sections['options'] == ['help'], f'flags outside any group: {sections["options"]}'
