@@ -14,8 +14,8 @@ class TestModel(BaseModel):
         if is_train:
             raise UserError('--model test only runs in test.py; train with --model pix2pix')
         parser.set_defaults(dataset_mode='single')
-        loading = parser.add_argument_group('test model checkpoint')
-        loading.add_argument('--model_suffix', type=str, default='',
+        weights = parser.add_argument_group('test model checkpoint')
+        weights.add_argument('--model_suffix', type=str, default='',
                              help='load <epoch>_net_G<model_suffix>.pth, e.g. _A for a CycleGAN generator')
         return parser
 
