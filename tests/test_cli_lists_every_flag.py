@@ -34,21 +34,28 @@ TEST_FLAGS = {
 }
 
 
-def flag_defaults(help_text: str) -> dict[str, str | None]:
-    """Map each option entry of argparse's help to the text of its '(default: ...)'."""
-    entries: dict[str, str] = {}
-    current = None
+def help_entries(help_text: str) -> list[list[str]]:
+    """[group title, flag, whole text] of each option entry of argparse's help, in order."""
+    entries: list[list[str]] = []
+    title, current = None, None
     for line in help_text.splitlines():
         start = re.match(r'^  (?:-\w, )?--(\w+)', line)
         if start:
-            current = start.group(1)
-            entries[current] = line
+            current = [title, start.group(1), line]
+            entries.append(current)
+        elif re.match(r'^\S.*:$', line):
+            title = line[:-1]
         elif not line.strip():
             current = None  # a blank line ends a group of flags
         elif current:
-            entries[current] += ' ' + line.strip()
+            current[2] += ' ' + line.strip()
+    return entries
+
+
+def flag_defaults(help_text: str) -> dict[str, str | None]:
+    """Map each option entry of argparse's help to the text of its '(default: ...)'."""
     found = {}
-    for flag, text in entries.items():
+    for _, flag, text in help_entries(help_text):
         default = re.search(r'\(default: (.*?)\)$', text)
         found[flag] = default.group(1) if default else None
     return found
@@ -97,14 +104,8 @@ def test_train_help_of_pix2pixhd_lists_its_flags_with_its_defaults():
 def help_sections(help_text: str) -> dict[str, list[str]]:
     """Map the title of each group of argparse's help ('speed', 'training', ...) to the flags listed under it."""
     sections: dict[str, list[str]] = {}
-    title = None
-    for line in help_text.splitlines():
-        if re.match(r'^\S.*:$', line):
-            title = line[:-1]
-            sections[title] = []
-        start = re.match(r'^  (?:-\w, )?--(\w+)', line)
-        if start and title is not None:
-            sections[title].append(start.group(1))
+    for title, flag, _ in help_entries(help_text):
+        sections.setdefault(title, []).append(flag)
     return sections
 
 
