@@ -13,8 +13,9 @@ import warnings
 import torch
 import torch.nn as nn
 
+from models.record import architecture_overrides
 from models.translator import Translator
-from options.record import add_architecture_overrides, architecture_overrides
+from options.base_options import add_checkpoint_flags, add_crop_size_flag, add_recorded_architecture_flags
 from util import checkpoint
 from util.errors import UserError, report_user_errors
 
@@ -22,12 +23,10 @@ from util.errors import UserError, report_user_errors
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('--name', type=str, default='experiment_name', help='experiment name under --checkpoints_dir')
-    parser.add_argument('--checkpoints_dir', type=str, default='./checkpoints', help='where experiments keep checkpoints')
-    parser.add_argument('--epoch', type=str, default='latest', help='checkpoint to export: latest, best or an epoch number')
-    parser.add_argument('--crop_size', type=int, default=256, help='side of the example input the export is traced with')
+    add_checkpoint_flags(parser)
+    add_crop_size_flag(parser)
     parser.add_argument('--out_dir', type=str, default=None, help='where to write the files; default: the experiment folder')
-    add_architecture_overrides(parser)
+    add_recorded_architecture_flags(parser)
     return parser
 
 

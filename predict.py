@@ -14,32 +14,30 @@ from collections import defaultdict
 
 import numpy as np
 import torch
-from PIL import Image
 from tqdm import tqdm
 
-from data.base_dataset import image_size, split_halves
+from data.base_dataset import split_halves
 from data.image_folder import IMG_EXTENSIONS, is_image_file
 from models.label_maps import read_label_ids
-from models.speed import SpeedSettings, add_speed_flags
+from models.record import architecture_overrides
+from models.speed import SpeedSettings
 from models.translator import Translator
-from options.base_options import parse_gpu_ids
-from options.record import add_architecture_overrides, architecture_overrides
+from options.base_options import (add_batch_size_flag, add_checkpoint_flags, add_gpu_ids_flag,
+                                  add_recorded_architecture_flags, add_speed_flags, parse_gpu_ids)
 from util import checkpoint
 from util.errors import UserError, report_user_errors
-from util.image_io import DeepOrPil, is_deep, output_extension, read_image, to_array
+from util.image_io import DeepOrPil, is_deep, output_extension, read_image, read_size, to_array
 from util.util import save_image
 
 
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('--name', type=str, required=True, help='experiment name under --checkpoints_dir')
+    add_checkpoint_flags(parser, name_required=True)
     parser.add_argument('--input', nargs='+', required=True, help='image files, folders (searched recursively) or glob patterns')
     parser.add_argument('--output', type=str, required=True, help='folder for the translated images')
-    parser.add_argument('--checkpoints_dir', type=str, default='./checkpoints', help='where experiments keep checkpoints')
-    parser.add_argument('--epoch', type=str, default='latest', help='checkpoint to use: latest, best or an epoch number')
-    parser.add_argument('--gpu_ids', type=str, default='0', help='comma list of GPU ids; -1 runs on the CPU')
-    parser.add_argument('--batch_size', type=int, default=1, help='images of the same size translated together')
+    add_gpu_ids_flag(parser)
+    add_batch_size_flag(parser)
     parser.add_argument('--aligned_input', action='store_true',
                         help='inputs are A|B side by side (as in datasets); translate the half --direction starts from')
     parser.add_argument('--overwrite', action='store_true', help='replace outputs that already exist (default: skip them)')
@@ -47,7 +45,7 @@ def make_parser() -> argparse.ArgumentParser:
                         help='folder of instance-ID PNGs named as the inputs, for a generator with instance edges; '
                              'default: the edges of the label maps themselves')
     add_speed_flags(parser, inference_only=True)
-    add_architecture_overrides(parser)
+    add_recorded_architecture_flags(parser)
     return parser
 
 
@@ -79,11 +77,7 @@ def check_distinct_outputs(pairs: dict[str, str]) -> None:
 
 def input_size(path: str, aligned: bool) -> tuple[int, int]:
     """(width, height) of the image the generator gets, read from the file header where possible."""
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-    except (OSError, SyntaxError, ValueError):
-        width, height = image_size(read_image(path))
+    width, height = read_size(path)
     return (width // 2 if aligned else width), height
 
 
@@ -114,7 +108,7 @@ def load_instances(paths: list[str], folder: str | None, translator: Translator)
         instance_path = os.path.join(folder, os.path.splitext(os.path.basename(path))[0] + '.png')
         if not os.path.isfile(instance_path):
             raise UserError(f'--instances {folder}: no instance map {instance_path} for {path}')
-        maps.append(read_label_ids(instance_path, 'instance map'))
+        maps.append(read_label_ids(instance_path))
         if maps[-1].shape[1:] != input_size(path, False)[::-1]:
             raise UserError(f'instance map {instance_path} is not the size of {path}; give maps of the same size')
     return torch.stack(maps)

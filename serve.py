@@ -25,10 +25,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 import predict
-from models.speed import SpeedSettings, add_speed_flags
+from models.record import architecture_overrides
+from models.speed import SpeedSettings
 from models.translator import Translator
-from options.base_options import parse_gpu_ids
-from options.record import add_architecture_overrides, architecture_overrides, training_options
+from options.base_options import add_checkpoint_flags, add_gpu_ids_flag, add_recorded_architecture_flags, add_speed_flags, parse_gpu_ids
 from util import checkpoint
 from util.errors import UserError, report_user_errors
 from util.image_io import read_image
@@ -42,10 +42,8 @@ DEFAULT_SIZE = 256  # the reference's --crop_size, for a checkpoint without trai
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('--name', type=str, required=True, help='experiment name under --checkpoints_dir')
-    parser.add_argument('--checkpoints_dir', type=str, default='./checkpoints', help='where experiments keep checkpoints')
-    parser.add_argument('--epoch', type=str, default='latest', help='checkpoint to use: latest, best or an epoch number')
-    parser.add_argument('--gpu_ids', type=str, default='0', help='comma list of GPU ids (the first is used); -1 runs on the CPU')
+    add_checkpoint_flags(parser, name_required=True)
+    add_gpu_ids_flag(parser)
     parser.add_argument('--host', type=str, default='127.0.0.1', help='address to listen on (0.0.0.0 opens it to the network)')
     parser.add_argument('--port', type=int, default=8000, help='port to listen on')
     parser.add_argument('--palette', type=str, default=None,
@@ -54,7 +52,7 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument('--max_pixels', type=int, default=2048 * 2048,
                         help='larger images sent to /translate are refused (413)')
     add_speed_flags(parser, inference_only=True)
-    add_architecture_overrides(parser)
+    add_recorded_architecture_flags(parser)
     return parser
 
 
@@ -201,7 +199,7 @@ def main() -> None:
     check_address(opt.host, opt.port)
     folder = checkpoint.experiment_dir(opt)
     translator = Translator.from_checkpoint(folder, opt.epoch, parse_gpu_ids(opt.gpu_ids), **architecture_overrides(opt))
-    record = training_options(folder)
+    record = checkpoint.read_training_options(folder)
     size = int(record.get('crop_size', DEFAULT_SIZE))
     translator.choose_speed(SpeedSettings.from_opt(opt), opt.fast, torch.zeros(1, translator.input_nc, size, size))
     palette, tools_note = choose_palette(opt.palette, record, translator)

@@ -20,9 +20,7 @@ from training import state
 from training.epoch import end_epoch
 from training.interrupt import TrainingSignals
 from training.preflight import check_training_setup, explain_batch_norm_errors
-from training.state import Progress
 from training.validation import Validation
-from training.lock import hold_experiment_folder
 from util import checkpoint, distributed
 from util.errors import report_user_errors
 from util.rng import seed_everything
@@ -36,7 +34,7 @@ def main() -> None:
     opt = options.parse()
     distributed.init_distributed(opt.gpu_ids)
     if distributed.is_main_process():
-        hold_experiment_folder(checkpoint.experiment_dir(opt))  # before anything is written there
+        checkpoint.hold_experiment_folder(checkpoint.experiment_dir(opt))  # before anything is written there
     seed_everything(opt.seed, distributed.get_rank())
     check_training_setup(opt, size_multiple_of(opt))
     if distributed.is_main_process():
@@ -46,19 +44,22 @@ def main() -> None:
     validation = Validation.create(opt)
     if validation:
         print(f'validating every {opt.val_freq} epoch(s) on {len(validation.dataset)} images of {validation.folder}')
+    saved = state.read(opt)
     model = create_model(opt)
-    model.setup(opt)
+    model.setup(opt, saved)
     options.save(opt, asdict(model.speed))
     is_logger = distributed.is_main_process()
     visualizer = Visualizer(opt) if is_logger else None
-    progress = state.resume(model, dataset, opt) if opt.continue_train else Progress(opt.epoch_count)
+    progress = state.resume(model, dataset, saved, opt)
+    del saved  # its tensors are in the model now
+    networks = model.networks()
     guard = model.divergence
 
     def check_divergence(before_save: bool = False) -> None:
         """Where the loop syncs anyway: stop every rank if a loss (or, before a save, a weight) went non-finite;
         log --nan_policy skip's count."""
         guard.stop_if_diverged(progress.epoch, progress.epoch_iter, progress.total_iters,
-                               model.networks() if before_save else None)
+                               networks if before_save else None)
         skips = guard.skip_report()
         if skips and is_logger:
             visualizer.log_line(f'(epoch: {progress.epoch}, iters: {progress.epoch_iter}) {skips}')
@@ -77,45 +78,46 @@ def main() -> None:
                 signals.exit(stop_signal, where)
             print(f'saved latest {where} (SIGUSR1); training goes on')
 
-    answer_signals()
-    last_epoch = opt.n_epochs + opt.n_epochs_decay
-    quiet_bars = None if is_logger else True
-    for epoch in tqdm(range(progress.epoch, last_epoch + 1), desc='epochs', unit='epoch', disable=quiet_bars):
-        epoch_start_time = time.time()
-        iter_data_time = time.time()
-        dataset.set_epoch(epoch, start=progress.epoch_iter)
-        if is_logger:
-            visualizer.reset()
-        for data in tqdm(dataset, desc=f'epoch {epoch}', total=math.ceil(len(dataset) / opt.batch_size),
-                         initial=progress.epoch_iter // opt.batch_size, unit='batch', leave=False, disable=quiet_bars):
-            iter_start_time = time.time()
-            t_data = iter_start_time - iter_data_time
-            progress.total_iters += opt.batch_size
-            progress.epoch_iter += opt.batch_size
-            model.set_input(data)
-            with guard.batch(progress.total_iters, model.networks()), explain_batch_norm_errors(opt):
-                model.optimize_parameters()
-            if is_logger and progress.total_iters % opt.display_freq == 0:
-                model.compute_visuals()
-                visualizer.display_current_results(model.get_current_visuals(), epoch,
-                                                   progress.total_iters % opt.update_html_freq == 0, progress.total_iters)
-            if is_logger and progress.total_iters % opt.print_freq == 0:
-                losses = model.get_current_losses()
-                t_comp = (time.time() - iter_start_time) / opt.batch_size
-                visualizer.print_current_losses(epoch, progress.epoch_iter, losses, t_comp, t_data)
-                visualizer.plot_current_losses(epoch, progress.epoch_iter / len(dataset), losses, progress.total_iters,
-                                               model.optimizers[0].param_groups[0]['lr'])
-            if progress.total_iters % opt.print_freq == 0:
-                check_divergence()
-            if progress.total_iters % opt.save_latest_freq == 0:
-                print(f'saving the latest model (epoch {epoch}, total_iters {progress.total_iters})')
-                save(f'iter_{progress.total_iters}' if opt.save_by_iter else 'latest')
-            answer_signals()
-            iter_data_time = time.time()
-        check_divergence()
-        end_epoch(model, validation, visualizer, progress, save, epoch, opt)
-        print(f'End of epoch {epoch} / {last_epoch} \t Time Taken: {time.time() - epoch_start_time:.0f} sec')
+    with explain_batch_norm_errors(opt):  # a batch-norm error in any step ends the run with one line
         answer_signals()
+        last_epoch = opt.n_epochs + opt.n_epochs_decay
+        quiet_bars = None if is_logger else True
+        for epoch in tqdm(range(progress.epoch, last_epoch + 1), desc='epochs', unit='epoch', disable=quiet_bars):
+            epoch_start_time = time.time()
+            iter_data_time = time.time()
+            dataset.set_epoch(epoch, start=progress.epoch_iter)
+            if is_logger:
+                visualizer.reset()
+            for data in tqdm(dataset, desc=f'epoch {epoch}', total=math.ceil(len(dataset) / opt.batch_size),
+                             initial=progress.epoch_iter // opt.batch_size, unit='batch', leave=False, disable=quiet_bars):
+                iter_start_time = time.time()
+                t_data = iter_start_time - iter_data_time
+                progress.total_iters += opt.batch_size
+                progress.epoch_iter += opt.batch_size
+                model.set_input(data)
+                with guard.batch(progress.total_iters, networks):
+                    model.optimize_parameters()
+                if is_logger and progress.total_iters % opt.display_freq == 0:
+                    model.compute_visuals()
+                    visualizer.display_current_results(model.get_current_visuals(), epoch,
+                                                       progress.total_iters % opt.update_html_freq == 0, progress.total_iters)
+                if is_logger and progress.total_iters % opt.print_freq == 0:
+                    losses = model.get_current_losses()
+                    t_comp = (time.time() - iter_start_time) / opt.batch_size
+                    visualizer.print_current_losses(epoch, progress.epoch_iter, losses, t_comp, t_data)
+                    visualizer.plot_current_losses(epoch, progress.epoch_iter / len(dataset), losses, progress.total_iters,
+                                                   model.optimizers[0].param_groups[0]['lr'])
+                if progress.total_iters % opt.print_freq == 0:
+                    check_divergence()
+                if progress.total_iters % opt.save_latest_freq == 0:
+                    print(f'saving the latest model (epoch {epoch}, total_iters {progress.total_iters})')
+                    save(f'iter_{progress.total_iters}' if opt.save_by_iter else 'latest')
+                answer_signals()
+                iter_data_time = time.time()
+            check_divergence()
+            end_epoch(model, validation, visualizer, progress, save, epoch, opt)
+            print(f'End of epoch {epoch} / {last_epoch} \t Time Taken: {time.time() - epoch_start_time:.0f} sec')
+            answer_signals()
     save('latest')
     if opt.nan_policy == 'skip' and is_logger:
         visualizer.log_line(f'end of training: {guard.describe_skips()}')

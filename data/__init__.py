@@ -1,4 +1,7 @@
-"""Datasets found by name: --dataset_mode X loads class XDataset from data/X_dataset.py."""
+"""Datasets found by name: --dataset_mode X loads class XDataset from data/X_dataset.py, and the loader around them.
+
+Also here: the shared preprocessing (base_dataset), finding image files (image_folder), the epoch order (sampler)
+and label colours found in a training set (palette)."""
 import os
 import random
 import signal
@@ -9,8 +12,10 @@ from data.base_dataset import BaseDataset
 from data.sampler import EpochSampler
 from util import distributed
 from util.errors import UserError
-from training.interrupt import HANDLED_SIGNALS
 from util.registry import find_class
+
+# What the main process answers (training.interrupt): stop (INT, TERM, HUP) and save (USR1). Loader workers ignore them.
+MAIN_PROCESS_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1)
 
 
 def find_dataset_using_name(dataset_name: str) -> type[BaseDataset]:
@@ -70,19 +75,11 @@ class CustomDatasetDataLoader:
         return len(self.sampler)
 
     def __iter__(self):
-        try:
-            yield from self.dataloader
-        except UserError as err:
-            raise UserError(last_line_of_worker_error(str(err))) from None
+        return iter(self.dataloader)
 
 
 def leave_signals_to_main_process(worker_id: int) -> None:
     """Loader workers ignore stop and save signals sent to the whole process group (Ctrl-C, timeout, Slurm):
     the main process saves a checkpoint and then shuts them down."""
-    for signum in HANDLED_SIGNALS:
+    for signum in MAIN_PROCESS_SIGNALS:
         signal.signal(signum, signal.SIG_IGN)
-
-
-def last_line_of_worker_error(message: str) -> str:
-    """A UserError raised in a loader worker comes back wrapped in its traceback; keep the message alone."""
-    return message.strip().splitlines()[-1].removeprefix(f'{UserError.__module__}.{UserError.__name__}: ')

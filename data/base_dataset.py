@@ -4,6 +4,7 @@ import random
 import sys
 from abc import ABC, abstractmethod
 
+import numpy as np
 import torch
 import torch.utils.data as data
 import torchvision.transforms as transforms
@@ -12,7 +13,6 @@ import torchvision.transforms.functional as TF
 from data.image_folder import make_dataset
 from util.errors import UserError
 from util.image_io import DeepOrPil, is_deep, read_image
-from util.rng import sample_rng
 
 
 class BaseDataset(data.Dataset, ABC):
@@ -61,6 +61,11 @@ class BaseDataset(data.Dataset, ABC):
 
     @abstractmethod
     def __len__(self) -> int: ...
+
+
+def sample_rng(seed: int, epoch: int, index: int) -> random.Random:
+    """The generator of one sample's augmentation: a pure function of (seed, epoch, index), whatever process draws it."""
+    return random.Random(int(np.random.SeedSequence([seed, epoch, index]).generate_state(1)[0]))
 
 
 def readable_images(paths: list[str]) -> list[str]:

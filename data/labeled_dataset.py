@@ -26,13 +26,13 @@ from util.image_io import DeepOrPil, read_id_map, read_size, with_channels
 
 CITYSCAPES_SUFFIXES = ('_gtFine_labelIds', '_gtFine_instanceIds', '_gtCoarse_labelIds', '_gtCoarse_instanceIds',
                        '_leftImg8bit')
-LARGEST_EXACT_ID = 2 ** 24 - 1  # float32 holds every integer up to here
 
 
-def add_label_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """--label_nc and --no_instance, defined once by whichever of the model and the dataset asks first."""
+def add_label_options(parser: argparse.ArgumentParser, labels: argparse._ArgumentGroup | None = None) -> argparse.ArgumentParser:
+    """--label_nc and --no_instance (in the group `labels`, by default a new one "label maps"), defined once by
+    whichever of the model and the dataset asks first."""
     defined = {action.dest for action in parser._actions}
-    labels = parser.add_argument_group('label maps')
+    labels = labels or parser.add_argument_group('label maps')
     if 'label_nc' not in defined:
         labels.add_argument('--label_nc', type=int, default=35,
                             help='label classes: label maps hold IDs 0..label_nc-1, one-hot encoded to label_nc '
@@ -73,7 +73,7 @@ class LabeledDataset(BaseDataset):
             check_same_size(sample)
         self.id_cache: dict[str, np.ndarray] = {}  # as stored (8 or 16 bits a pixel), not as float tensors
         if opt.cache_dataset:
-            self.id_cache = {path: read_ids(path) for path in self.id_map_paths()}
+            self.id_cache = {path: read_id_map(path) for path in self.id_map_paths()}
             self.cache_images([path for sample in self.samples for path in sample
                                if path is not None and path not in self.id_cache])
 
@@ -84,7 +84,7 @@ class LabeledDataset(BaseDataset):
     def load_ids(self, path: str) -> torch.Tensor:
         """The ID map at `path` as a 1xHxW float32 tensor holding every ID exactly."""
         cached = self.id_cache.get(path)
-        ids = cached if cached is not None else read_ids(path)
+        ids = cached if cached is not None else read_id_map(path)
         return torch.from_numpy(ids.astype(np.float32))[None]
 
     def load_item(self, index: int, rng: random.Random) -> dict:
@@ -117,21 +117,6 @@ class LabeledDataset(BaseDataset):
 
     def __len__(self) -> int:
         return len(self.samples)
-
-
-def read_ids(path: str) -> np.ndarray:
-    """A single-channel ID map as an HxW integer array, its IDs checked to fit float32 exactly."""
-    array = read_id_map(path)
-    if array.ndim == 3 and array.shape[2] == 1:
-        array = array[:, :, 0]
-    if array.ndim != 2 or not (np.issubdtype(array.dtype, np.integer) or array.dtype == bool):
-        channels = array.shape[2] if array.ndim == 3 else 1
-        raise UserError(f'{path} is not a single-channel ID map ({channels} channel(s) of {array.dtype}); store label '
-                        'and instance IDs as 8- or 16-bit grayscale PNGs, or pass --label_nc 0 for RGB label images')
-    if array.size and (array.min() < 0 or array.max() > LARGEST_EXACT_ID):
-        raise UserError(f'{path} holds ID {array.min() if array.min() < 0 else array.max()}; IDs must lie in '
-                        f'0..{LARGEST_EXACT_ID} (16-bit PNGs always do)')
-    return array
 
 
 def split_folder(opt, *kinds: str) -> str | None:

@@ -29,6 +29,7 @@ from PIL import Image
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from util.errors import UserError, report_user_errors  # noqa: E402
+from util.image_io import read_id_map  # noqa: E402
 
 SPLITS = {'train': 'train', 'val': 'test'}  # Cityscapes split -> output phase
 PHOTO_SUFFIX = '_leftImg8bit.png'
@@ -124,11 +125,10 @@ def resize_nearest(ids: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def read_ids(path: str, dtype: type) -> np.ndarray:
-    """A label or instance ID map as stored, checked to fit `dtype`."""
-    with Image.open(path) as image:
-        ids = np.asarray(image)
-    if ids.ndim != 2 or ids.min() < 0 or ids.max() > np.iinfo(dtype).max:
-        raise ValueError(f'{path} is not a one-channel map of IDs from 0 to {np.iinfo(dtype).max}')
+    """A label or instance ID map as stored (util.image_io.read_id_map), checked to fit `dtype`."""
+    ids = read_id_map(path)
+    if ids.size and ids.max() > np.iinfo(dtype).max:
+        raise ValueError(f'{path} holds ID {ids.max()}, above {np.iinfo(dtype).max}')
     return ids.astype(dtype)
 
 
@@ -169,7 +169,7 @@ def write_frame(task: Task) -> Optional[str]:
     """Write one frame in the task's layout; returns an error message, or None."""
     try:
         (write_pix2pix if task.layout == 'pix2pix' else write_labeled)(task)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, UserError) as err:
         return f'{task.frame.name}: {err}'
     return None
 

@@ -1,11 +1,13 @@
 """Base class of models: set-up, speed settings, schedulers, checkpoints, visuals and losses.
 
 A subclass provides set_input, forward and optimize_parameters, and fills loss_names, model_names and
-visual_names; networks are attributes named net<model_name>. State that must survive a resume beyond the
+visual_names; networks are attributes named net<model_name>. optimize_parameters uses the step policy it inherits
+(models.step): autocast, the gradient scaler and the divergence guard. State that must survive a resume beyond the
 networks, optimizers and schedulers goes in rank_state / load_rank_state.
 """
 import argparse
 import copy
+import os
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from typing import Callable
@@ -15,13 +17,12 @@ import torch.nn as nn
 
 from models import networks, speed
 from models.speed import SpeedSettings, prepare_network
-from options.record import recorded_speed
-from training.divergence import DivergenceGuard
+from models.step import StepPolicy
 from util import checkpoint, distributed
-from util.hardware import native_autocast_dtype, select_device
+from util.hardware import select_device
 
 
-class BaseModel(ABC):
+class BaseModel(StepPolicy, ABC):
     def __init__(self, opt):
         self.opt = opt
         self.isTrain = opt.isTrain
@@ -36,11 +37,7 @@ class BaseModel(ABC):
         self.schedulers: list = []
         self.image_paths: list[str] = []
         self.speed = SpeedSettings()
-        self.amp_dtype: torch.dtype | None = None
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=False)
-        self.scaler_has_steps = False
-        if self.isTrain:
-            self.divergence = DivergenceGuard(opt.nan_policy)
+        self.init_step_policy(opt.nan_policy if self.isTrain else None)
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
@@ -61,15 +58,18 @@ class BaseModel(ABC):
     def networks(self) -> dict[str, nn.Module]:
         return {name: getattr(self, 'net' + name) for name in self.model_names}
 
-    def setup(self, opt) -> None:
-        """Create schedulers when training; load checkpoints when testing or resuming; choose and apply the speed
-        settings; wrap for multi-process training when run by torchrun."""
+    def setup(self, opt, state: dict | None = None) -> None:
+        """Create schedulers when training; load the networks when testing or resuming (from `state`, the training
+        state --continue_train resumes, when there is one; else from the net files); choose and apply the speed
+        settings (a resumed --fast run keeps its choice); wrap for multi-process training when run by torchrun."""
         if self.isTrain:
             self.schedulers = [networks.get_scheduler(optimizer, opt) for optimizer in self.optimizers]
-        if not self.isTrain or opt.continue_train:
+        if state is not None:
+            self.load_network_states(state['networks'], checkpoint.checkpoint_label(opt))
+        elif not self.isTrain or opt.continue_train:
             self.load_networks(checkpoint.checkpoint_label(opt))
         self.print_networks(opt.verbose)
-        saved = recorded_speed(self.save_dir, checkpoint.checkpoint_label(opt)) if self.isTrain and opt.continue_train else None
+        saved = state.get('speed') if state is not None else None
         self.speed = speed.choose(SpeedSettings.from_opt(opt), opt.fast, self.device, self.speed_trial, self.isTrain, saved)
         self.apply_speed(self.speed)
         if self.isTrain:
@@ -95,35 +95,14 @@ class BaseModel(ABC):
 
     def apply_speed(self, settings: SpeedSettings) -> None:
         """Autocast dtype and gradient scaler, memory format, fused Adam and torch.compile, as `settings` say."""
-        self.amp_dtype = native_autocast_dtype(self.device) if settings.amp else None
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
+        self.set_precision(settings.amp)
         for name, net in self.networks().items():
             setattr(self, 'net' + name, prepare_network(net, settings))
         set_fused_adam(self.optimizers, settings.fused_adam)
 
-    def autocast(self) -> torch.autocast:
-        """Mixed precision under --amp; a no-op context otherwise."""
-        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
-
     def make_adam(self, params) -> torch.optim.Adam:
         """Adam with the reference's hyper-parameters; the fused kernel is switched on by apply_speed."""
         return torch.optim.Adam(params, lr=self.opt.lr, betas=(self.opt.beta1, 0.999))
-
-    def step_optimizer(self, optimizer: torch.optim.Optimizer, net_name: str) -> bool:
-        """Step `optimizer` through the gradient scaler unless the divergence guard refuses it; True when taken.
-        The losses behind net X's update are those named X_<term> in loss_names."""
-        losses = {name: getattr(self, 'loss_' + name) for name in self.loss_names if name.startswith(net_name + '_')}
-        if not self.divergence.admits(net_name, losses):
-            return False
-        self.scaler.step(optimizer)
-        self.scaler_has_steps = True
-        return True
-
-    def update_scaler(self) -> None:
-        """The gradient scaler's update after a step's updates (it refuses to run when all of them were skipped)."""
-        if self.scaler_has_steps:
-            self.scaler.update()
-        self.scaler_has_steps = False
 
     def eval(self) -> None:
         for net in self.networks().values():
@@ -172,6 +151,15 @@ class BaseModel(ABC):
             print(f'loading the model from {path}')
             checkpoint.load_network(distributed.unwrap(net), path, map_location=self.device)
 
+    def load_network_states(self, states: dict[str, dict], label: str | int) -> None:
+        """Every network from the state_dicts of the label's training-state file, the copies that were saved with its
+        net files, so that the networks, optimizers and random state of a resumed run all come from one save."""
+        source = checkpoint.state_path(self.save_dir, label)
+        saved_with = ', '.join(os.path.basename(checkpoint.net_path(self.save_dir, label, name)) for name in self.model_names)
+        print(f'loading the model from {source} (the networks saved with {saved_with})')
+        for name, net in self.networks().items():
+            checkpoint.load_network_state(distributed.unwrap(net), states[name], f'{source} (net {name})')
+
     def training_state(self) -> dict:
         """Optimizers, schedulers and gradient scaler, identical on every rank."""
         return {'optimizers': [optimizer.state_dict() for optimizer in self.optimizers],
@@ -199,15 +187,9 @@ class BaseModel(ABC):
         for name, net in self.networks().items():
             if verbose:
                 print(net)
-            count = sum(p.numel() for p in net.parameters())
+            count = sum(map(torch.numel, net.parameters()))
             print(f'[Network {name}] Total number of parameters : {count / 1e6:.3f} M')
         print('-----------------------------------------------')
-
-    @staticmethod
-    def set_requires_grad(nets: nn.Module | list[nn.Module], requires_grad: bool = False) -> None:
-        for net in nets if isinstance(nets, list) else [nets]:
-            for param in net.parameters():
-                param.requires_grad = requires_grad
 
 
 def set_fused_adam(optimizers: list[torch.optim.Optimizer], fused: bool) -> None:

@@ -5,24 +5,20 @@ import torch
 from PIL import Image
 
 from util.errors import UserError
+from util.image_io import check_id_map, read_id_map
 
-LABEL_MODES = ('L', 'P', 'I', 'I;16', 'I;16B', 'I;16L')
-
-
-def read_label_ids(path: str, kind: str = 'label map') -> torch.Tensor:
-    """A one-channel PNG of label (or instance) IDs, 8 or 16 bit or palette indices, as a 1xHxW float tensor of the IDs."""
-    try:
-        with Image.open(path) as image:
-            return label_ids_of(image, f'{kind} {path}')
-    except (OSError, SyntaxError, ValueError) as err:
-        raise UserError(f'{kind} {path} cannot be read ({type(err).__name__}); check the file') from err
+def read_label_ids(path: str) -> torch.Tensor:
+    """A label (or instance) ID map file as a 1xHxW float tensor of the IDs (util.image_io.read_id_map reads it)."""
+    return ids_tensor(read_id_map(path))
 
 
 def label_ids_of(image: Image.Image, source: str) -> torch.Tensor:
-    """A PIL label image's raw IDs (never a palette's colours) as a 1xHxW float tensor; `source` names it in errors."""
-    if image.mode not in LABEL_MODES:
-        raise UserError(f'{source} is a {image.mode} image; it must be a one-channel PNG of IDs')
-    return torch.from_numpy(np.asarray(image).astype(np.int64)).float()[None]
+    """A decoded label image's raw IDs (never a palette's colours) as a 1xHxW float tensor; `source` names it in errors."""
+    return ids_tensor(check_id_map(np.asarray(image), source))
+
+
+def ids_tensor(ids: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(ids.astype(np.float32))[None]
 
 
 def check_label_range(labels: torch.Tensor, label_nc: int, sources: list[str]) -> None:

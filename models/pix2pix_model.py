@@ -58,7 +58,9 @@ class Pix2PixModel(BaseModel):
     def backward_D(self) -> None:
         """D sees a fake pair (detached from G; from the image pool under --pool_size) and the real pair;
         its loss is halved, plus the gradient penalty under wgangp."""
-        fake_AB = self.fake_AB_pool.query(torch.cat((self.real_A, self.fake_B), 1)).detach()
+        fake_AB = torch.cat((self.real_A, self.fake_B), 1).detach()
+        if self.opt.pool_size:
+            fake_AB = self.fake_AB_pool.query(fake_AB)
         real_AB = torch.cat((self.real_A, self.real_B), 1)
         with self.autocast():
             self.loss_D_fake = self.criterionGAN(self.netD(fake_AB), False)
@@ -82,11 +84,11 @@ class Pix2PixModel(BaseModel):
     def optimize_parameters(self) -> None:
         with self.autocast():
             self.forward()
-        self.set_requires_grad(self.netD, True)
+        self.netD.requires_grad_(True)
         self.optimizer_D.zero_grad()
         self.backward_D()
         self.step_optimizer(self.optimizer_D, 'D')
-        self.set_requires_grad(self.netD, False)
+        self.netD.requires_grad_(False)
         self.optimizer_G.zero_grad()
         self.backward_G()
         if self.step_optimizer(self.optimizer_G, 'G'):

@@ -168,7 +168,9 @@ class Pix2PixHDModel(BaseModel):
 
     def backward_D(self) -> None:
         """D on the fake pair (detached; from the image pool under --pool_size) and on the real pair; halved."""
-        fake_pair = self.fake_pool.query(torch.cat((self.input_label, self.fake_B), 1)).detach()
+        fake_pair = torch.cat((self.input_label, self.fake_B), 1).detach()
+        if self.opt.pool_size:
+            fake_pair = self.fake_pool.query(fake_pair)
         with self.autocast():
             self.loss_D_fake = self.criterionGAN(self.netD(fake_pair), False)
             self.loss_D_real = self.criterionGAN(self.pred_real, True)
@@ -178,14 +180,14 @@ class Pix2PixHDModel(BaseModel):
     def optimize_parameters(self) -> None:
         with self.autocast():
             self.forward()
-            self.set_requires_grad(self.netD, True)
+            self.netD.requires_grad_(True)
             self.pred_real = self.netD(torch.cat((self.input_label, self.real_B), 1))
-        self.set_requires_grad(self.netD, False)
+        self.netD.requires_grad_(False)
         self.optimizer_G.zero_grad()
         self.backward_G()
         self.hold_global_part()
         self.step_optimizer(self.optimizer_G, 'G')
-        self.set_requires_grad(self.netD, True)
+        self.netD.requires_grad_(True)
         self.optimizer_D.zero_grad()
         self.backward_D()
         self.step_optimizer(self.optimizer_D, 'D')

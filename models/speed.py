@@ -1,11 +1,11 @@
-"""Speed: the flags (--amp, --channels_last, --fused_adam, --compile) and --fast, which measures them and keeps the
-fastest; defined here once for train.py, test.py, predict.py and the benchmark.
+"""Speed: the settings of the flags --amp, --channels_last, --fused_adam and --compile (options.base_options declares
+them), and --fast, which measures them and keeps the fastest; for train.py, test.py, predict.py, serve.py and the
+benchmark.
 
 No setting is assumed to help: a flag that doubles the speed on one CPU can make it 30 times slower on another.
 --fast times each candidate on a synthetic batch of the configured shape, interleaved round by round with the
 plain float32 path, on this very machine, and keeps the fastest combination.
 """
-import argparse
 import sys
 import time
 from dataclasses import asdict, dataclass, fields, replace
@@ -41,20 +41,6 @@ class SpeedSettings:
     def describe(self) -> str:
         flags = [f'--{name}' for name, on in asdict(self).items() if on]
         return ' '.join(flags) if flags else 'plain float32 (no speed flag)'
-
-
-SPEED_FLAGS = ('fast', *(field.name for field in fields(SpeedSettings)))
-
-
-def add_speed_flags(parser: argparse.ArgumentParser, inference_only: bool = False) -> None:
-    """The speed flags of an entry point, as the group "speed" of --help; predict.py's (inference_only) lack --fused_adam."""
-    speed = parser.add_argument_group('speed')
-    speed.add_argument('--fast', action='store_true', help='before starting, time the speed settings below on a synthetic batch and keep the fastest (reported in one line, recorded in <phase>_opt.txt and reused by --continue_train)')
-    speed.add_argument('--amp', action='store_true', help='mixed precision where the device computes it natively: bfloat16 on CPUs with AVX512-BF16/AMX and on bf16 GPUs, float16 with a gradient scaler on other tensor-core GPUs; elsewhere a warning and float32')
-    speed.add_argument('--channels_last', action='store_true', help='keep networks and images in channels-last memory format')
-    speed.add_argument('--compile', action='store_true', help='torch.compile the networks (the first iterations are slow while compiling)')
-    if not inference_only:
-        speed.add_argument('--fused_adam', action='store_true', help='use the fused Adam kernel where the device has one (results differ from plain Adam in the last bits)')
 
 
 def choose(requested: SpeedSettings, fast: bool, device: torch.device, make_step: Callable[[SpeedSettings], Callable[[], None]],

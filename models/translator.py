@@ -21,7 +21,7 @@ from data.base_dataset import to_tensor
 from models import networks, speed
 from models.label_maps import encode_input, label_ids_of
 from models.speed import SpeedSettings, prepare_network
-from options.record import PIX2PIXHD_ARCHITECTURE, REFERENCE_ARCHITECTURE, REFERENCE_MODEL_DEFAULTS, recorded_architecture
+from models.record import PIX2PIXHD_ARCHITECTURE, REFERENCE_ARCHITECTURE, REFERENCE_MODEL_DEFAULTS, recorded_architecture
 from util import checkpoint
 from util.errors import UserError
 from util.hardware import native_autocast_dtype, select_device

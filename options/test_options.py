@@ -2,11 +2,10 @@
 import argparse
 import copy
 
-from options.record import recorded_architecture
+from models.record import recorded_architecture
+from options.base_options import BaseOptions, add_phase_flag
 from util import checkpoint
 from util.errors import UserError
-
-from .base_options import BaseOptions
 
 
 class TestOptions(BaseOptions):
@@ -16,7 +15,7 @@ class TestOptions(BaseOptions):
         parser = super().initialize(parser)
         results = parser.add_argument_group('results')
         results.add_argument('--results_dir', type=str, default='./results/', help='result pages and images are written here')
-        results.add_argument('--phase', type=str, default='test', help='dataset split to use: train, val, test, ...')
+        add_phase_flag(results, 'test')
         results.add_argument('--num_test', type=int, default=50, help='how many test images to run')
         results.add_argument('--eval', action='store_true', help='use eval mode (running batch norm statistics, no dropout) during test')
         results.add_argument('--aspect_ratio', type=float, default=1.0, help='aspect ratio (width / height) of the saved result images')

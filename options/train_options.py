@@ -1,7 +1,7 @@
 """Flags for train.py."""
 import argparse
 
-from .base_options import BaseOptions
+from options.base_options import BaseOptions, add_phase_flag
 
 
 class TrainOptions(BaseOptions):
@@ -22,7 +22,7 @@ class TrainOptions(BaseOptions):
         saving.add_argument('--continue_train', action='store_true', help='resume from the checkpoint chosen by --epoch')
         saving.add_argument('--epoch_count', type=int, default=1, help='first epoch number: epochs run from epoch_count to n_epochs + n_epochs_decay')
         training = parser.add_argument_group('training')
-        training.add_argument('--phase', type=str, default='train', help='dataset split to use: train, val, test, ...')
+        add_phase_flag(training, 'train')
         training.add_argument('--n_epochs', type=int, default=100, help='epochs at the initial learning rate')
         training.add_argument('--n_epochs_decay', type=int, default=100, help='epochs of linear decay of the learning rate to zero')
         training.add_argument('--lr_policy', type=str, default='linear', help='learning rate policy [linear | step | plateau | cosine]; plateau follows the validation L1, or the epoch\'s mean G_L1 without validation')

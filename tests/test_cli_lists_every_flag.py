@@ -80,7 +80,7 @@ def test_test_help_lists_base_and_test_flags_with_defaults():
 
 
 def test_translator_defaults_are_the_pix2pix_defaults():
-    from options.record import REFERENCE_ARCHITECTURE
+    from models.record import REFERENCE_ARCHITECTURE
     found = flag_defaults(run_entry('test.py', '--help').stdout)
     pix2pix_flags = [flag for flag in REFERENCE_ARCHITECTURE if flag not in ('label_nc', 'no_instance')]  # pix2pixHD's
     assert {flag: str(REFERENCE_ARCHITECTURE[flag]) for flag in pix2pix_flags} == {flag: found[flag] for flag in pix2pix_flags}

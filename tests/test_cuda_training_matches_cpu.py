@@ -16,7 +16,7 @@ from PIL import Image
 import models.base_model as base_model
 from tiny_runs import (REPO, TINY_NET, TINY_UNET, build_model, make_aligned_dataset, random_batch, random_image, run_entry,
                        run_in_process)
-from options.record import read_options_file
+from util.checkpoint import read_options_file
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
 SMALL = [*TINY_NET, '--no_html']  # --gpu_ids 0 given after it wins

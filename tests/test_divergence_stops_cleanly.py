@@ -17,7 +17,7 @@ import torch
 from tiny_runs import (IMAGE_SIDE, REPO, TINY_NET, build_labeled_model, build_model, label_batch, make_aligned_dataset,
                        random_batch)
 from training import state
-from training.divergence import TrainingDiverged
+from models.step import TrainingDiverged
 from util import checkpoint
 from util.errors import UserError
 

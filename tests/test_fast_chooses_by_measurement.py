@@ -13,7 +13,7 @@ import torch
 
 from models import speed
 from models.speed import SpeedSettings
-from options.record import read_options_file
+from util.checkpoint import read_options_file
 from tiny_runs import REPO, TINY_NET, make_aligned_dataset, run_entry
 from util.checkpoint import load_weights
 

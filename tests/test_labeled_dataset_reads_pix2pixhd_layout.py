@@ -16,7 +16,7 @@ from data.labeled_dataset import add_label_options
 from options.test_options import TestOptions
 from options.train_options import TrainOptions
 from tiny_runs import make_labeled_dataset, write_labeled_sample
-from util.rng import sample_rng
+from data.base_dataset import sample_rng
 
 PALETTE = np.random.default_rng(0).integers(0, 256, (35, 3), dtype=np.uint8)
 

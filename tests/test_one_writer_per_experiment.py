@@ -60,7 +60,7 @@ def test_second_train_is_refused_while_the_first_runs_and_allowed_after_sigkill(
 HOLD_THEN_FORK = '''
 import os, sys, time
 sys.path.insert(0, {root!r})
-from training.lock import hold_experiment_folder
+from util.checkpoint import hold_experiment_folder
 hold_experiment_folder({folder!r})
 if os.fork() == 0:
     time.sleep(60)  # a data-loader worker outliving the main process
@@ -68,7 +68,7 @@ if os.fork() == 0:
 print('locked', flush=True)
 time.sleep(60)
 '''
-TRY_LOCK = 'import sys; sys.path.insert(0, {root!r}); from training.lock import hold_experiment_folder; hold_experiment_folder({folder!r})'
+TRY_LOCK = 'import sys; sys.path.insert(0, {root!r}); from util.checkpoint import hold_experiment_folder; hold_experiment_folder({folder!r})'
 
 
 def test_a_surviving_forked_child_does_not_keep_the_folder_locked(tmp_path):

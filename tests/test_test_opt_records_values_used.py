@@ -1,7 +1,7 @@
 """test_opt.txt records what test.py ran with: the settings TestOptions forces and the adopted training architecture."""
 import os
 
-from options.record import read_options_file
+from util.checkpoint import read_options_file
 from tiny_runs import TINY_NET, make_aligned_dataset, run_entry
 
 

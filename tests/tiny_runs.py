@@ -177,11 +177,12 @@ def save_as_trained(model, label: str = 'latest') -> None:
     """The net files and train_opt.txt (the record) a training run leaves, for tests that load them back."""
     from dataclasses import asdict
 
-    from options.record import write_options
+    from options.base_options import format_options
     from options.train_options import TrainOptions
     from util import checkpoint
 
-    write_options(model.opt, TrainOptions().make_parser(), asdict(model.speed))
+    record = format_options(model.opt, TrainOptions().make_parser(), asdict(model.speed))
+    checkpoint.write_options_file(model.save_dir, model.opt.phase, record)
     checkpoint.save_networks(checkpoint.network_states(model.networks()), model.save_dir, label)
 
 

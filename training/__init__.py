@@ -1,1 +1,2 @@
-"""The training run: progress, save and resume, signals, validation, set-up checks and the end of each epoch."""
+"""The training run around train.py's loop: where it stands and how it is saved and resumed (state), stop and save
+signals (interrupt), validation, the end of each epoch (epoch) and the set-up checks (preflight)."""

@@ -1,17 +1,18 @@
 """Signals during training: SIGINT, SIGTERM and SIGHUP save `latest` and stop; SIGUSR1 saves `latest` and goes on.
 
 The handlers only record what arrived; train.py acts at the next safe point (after a step, after the end-of-epoch
-work), where under torchrun all ranks agree on it. Loader workers ignore these signals (data.leave_signals_to_main_process),
+work), where under torchrun all ranks agree on it. Loader workers ignore these signals (data.MAIN_PROCESS_SIGNALS),
 so a signal sent to the whole process group, as timeout, systemd and Slurm send it, is handled once, here.
 """
 import os
 import signal
 import sys
 
+from data import MAIN_PROCESS_SIGNALS
 from util import distributed
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-HANDLED_SIGNALS = (*STOP_SIGNALS, signal.SIGUSR1)
+HANDLED_SIGNALS = MAIN_PROCESS_SIGNALS  # the stop signals and SIGUSR1
 
 
 class TrainingSignals:

@@ -3,11 +3,10 @@
 <label>_train_state.pth holds the networks again (so that this one atomically written file is always
 self-consistent), optimizers, schedulers, progress, data order, every rank's random state and the training record.
 """
-import os
 import sys
 from dataclasses import asdict, dataclass
 
-from options.record import training_record
+from models.record import training_record
 from util import checkpoint, distributed
 from util.rng import capture_rng_state, restore_rng_state
 
@@ -39,21 +38,29 @@ def save_checkpoint(model, dataset, label: str | int, progress: Progress, opt) -
         'ranks': rank_states,
         **training_record(opt, asdict(model.speed)),
     }
-    checkpoint.atomic_save(state, checkpoint.state_path(model.save_dir, label))
+    checkpoint.save_training_state(state, model.save_dir, label)
 
 
-def resume(model, dataset, opt) -> Progress:
-    """Restore the state saved with the checkpoint --continue_train loaded; call it right before the loop."""
-    path = checkpoint.state_path(model.save_dir, checkpoint.checkpoint_label(opt))
-    if not os.path.exists(path):
-        print(f'note: {path} does not exist (a reference checkpoint?); resuming the networks only, '
-              f'with fresh optimizers and learning-rate schedule from epoch {opt.epoch_count}')
+def read(opt) -> dict | None:
+    """The training state --continue_train resumes from, read once: model.setup loads the networks from it and
+    `resume` the rest. None without --continue_train, or, with a note, for a checkpoint that has none (the reference's)."""
+    if not opt.continue_train:
+        return None
+    save_dir, label = checkpoint.experiment_dir(opt), checkpoint.checkpoint_label(opt)
+    state = checkpoint.read_training_state(save_dir, label)
+    if state is None:
+        print(f'note: {checkpoint.state_path(save_dir, label)} does not exist (a reference checkpoint?); resuming the '
+              f'networks only, with fresh optimizers and learning-rate schedule from epoch {opt.epoch_count}')
+    return state
+
+
+def resume(model, dataset, state: dict | None, opt) -> Progress:
+    """Restore what `state` holds beyond the networks (model.setup loaded those); call it right before the loop."""
+    if state is None:
         return Progress(opt.epoch_count)
-    state = checkpoint.load_weights(path)
-    for name, net in model.networks().items():
-        distributed.unwrap(net).load_state_dict(state['networks'][name])
     model.load_training_state(state['model'])
     dataset.load_state_dict(state['data_order'])
+    path = checkpoint.state_path(model.save_dir, checkpoint.checkpoint_label(opt))
     rank_state = pick_rank_state(state['ranks'], path)
     model.load_rank_state(rank_state['model'])
     restore_rng_state(rank_state['rng'])

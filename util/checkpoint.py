@@ -1,14 +1,24 @@
-"""Checkpoint file names and I/O: the one module that names, writes and reads the files of an experiment folder.
+"""The files of an experiment folder: the one module that names, writes and reads them.
 
 In <checkpoints_dir>/<name>/:
 - <label>_net_<G|D>.pth: plain state_dicts with the reference's keys, so weights move both ways;
-- <label>_train_state.pth: everything --continue_train needs (written by training.state), with the training
-  record (options.record);
-- <phase>_opt.txt: the options, in the reference's format (options.record).
-Labels are `latest`, `best`, an epoch number or `iter_<n>`. Every file is written atomically.
+- <label>_train_state.pth: everything --continue_train needs (put together by training.state), with the training
+  record (models.record);
+- <phase>_opt.txt: the options, in the reference's format (printed by options.base_options);
+- .lock: held by the one train.py that writes the folder.
+Labels are `latest`, `best`, an epoch number or `iter_<n>`. Every checkpoint file is written atomically.
+
+The lock is a POSIX record lock (fcntl.lockf): the kernel drops it when the process ends, however it ends (kill -9
+included), so nothing stale is ever left to clean up; the file stays, naming the last holder. Unlike flock, it is
+not inherited by forked children: data-loader workers that outlive a killed train.py for a few seconds do not keep
+the folder locked. A POSIX lock is also released when its process closes any descriptor of the file, so only
+this module opens it. Readers (test.py, predict.py) never take it.
 """
+import fcntl
 import os
 import re
+import socket
+import sys
 import tempfile
 
 import torch
@@ -18,6 +28,8 @@ from util import distributed
 from util.errors import UserError
 
 TEMPORARY_NAME = re.compile(r'^\..+\.pth\.[A-Za-z0-9_]+\.tmp$')
+LOCK_NAME = '.lock'
+held_locks: dict[str, int] = {}  # folder -> open descriptor; kept open (and so locked) until the process exits
 
 
 def checkpoint_label(opt) -> str:
@@ -39,6 +51,10 @@ def state_path(save_dir: str, label: str | int) -> str:
 
 def options_path(save_dir: str, phase: str) -> str:
     return os.path.join(save_dir, f'{phase}_opt.txt')
+
+
+def lock_path(folder: str) -> str:
+    return os.path.join(folder, LOCK_NAME)
 
 
 def atomic_save(obj, path: str) -> None:
@@ -97,10 +113,15 @@ def load_weights(path: str, map_location: str | torch.device = 'cpu'):
 
 def load_network(net: nn.Module, path: str, map_location: str | torch.device = 'cpu') -> None:
     """Load a reference-format net file into `net`, old instance-norm statistics dropped, mismatches in one line."""
-    state = load_weights(path, map_location)
+    load_network_state(net, load_weights(path, map_location), path)
+
+
+def load_network_state(net: nn.Module, state: dict, source: str) -> None:
+    """Load a state_dict read from `source` into `net`, as load_network does."""
+    state = dict(state)
     state.pop('_metadata', None)
     drop_stale_instance_norm_stats(net, state)
-    check_state_dict_matches(net, state, path)
+    check_state_dict_matches(net, state, source)
     net.load_state_dict(state)
 
 
@@ -165,3 +186,82 @@ def read_state_entry(path: str, key: str):
     except Exception as err:
         raise UserError(f'training state {path} cannot be read ({type(err).__name__}); delete it or pass the '
                         'architecture flags (--netG, --ngf, --norm, ...) explicitly') from err
+
+
+def save_training_state(state: dict, save_dir: str, label: str | int) -> None:
+    """Write <label>_train_state.pth (rank 0 calls it, after the net files of the same label)."""
+    atomic_save(state, state_path(save_dir, label))
+
+
+def read_training_state(save_dir: str, label: str | int) -> dict | None:
+    """The whole <label>_train_state.pth, or None when there is none (a reference checkpoint)."""
+    path = state_path(save_dir, label)
+    return load_weights(path) if os.path.isfile(path) else None
+
+
+def recorded_entry(save_dir: str, label: str | int, key: str) -> tuple[object, str] | None:
+    """(entry `key` of <label>_train_state.pth, the file's path), its tensors left on disk; None without the file."""
+    path = state_path(save_dir, label)
+    return (read_state_entry(path, key), path) if os.path.isfile(path) else None
+
+
+def write_options_file(save_dir: str, phase: str, text: str) -> None:
+    """Write <phase>_opt.txt."""
+    try:
+        os.makedirs(save_dir, exist_ok=True)
+        with open(options_path(save_dir, phase), 'w') as opt_file:
+            opt_file.write(text + '\n')
+    except OSError as err:
+        raise UserError(f'--checkpoints_dir {os.path.dirname(save_dir)}: cannot write there ({err.strerror}); '
+                        'choose a writable folder') from err
+
+
+def read_options_file(path: str) -> dict[str, str]:
+    """The flag values of a <phase>_opt.txt (ours or the reference's), as text."""
+    values = {}
+    with open(path) as handle:
+        for line in handle:
+            key, colon, rest = line.partition(':')
+            if colon and not line.startswith('-'):
+                values[key.strip()] = rest.split('\t[default')[0].strip()
+    return values
+
+
+def read_training_options(save_dir: str) -> dict[str, str]:
+    """Every flag of <save_dir>/train_opt.txt, as text; empty for a checkpoint without one."""
+    path = options_path(save_dir, 'train')
+    return read_options_file(path) if os.path.isfile(path) else {}
+
+
+def hold_experiment_folder(folder: str) -> None:
+    """Lock `folder` for this process until it exits, or fail at once naming the process that holds it."""
+    folder = os.path.abspath(folder)
+    if folder in held_locks:
+        return
+    try:
+        os.makedirs(folder, exist_ok=True)
+        descriptor = os.open(lock_path(folder), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    except OSError as err:
+        raise UserError(f'--checkpoints_dir {os.path.dirname(folder)}: cannot write there (creating '
+                        f'{lock_path(folder)}: {err.strerror}); choose a writable folder') from err
+    try:
+        fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except (BlockingIOError, PermissionError):
+        holder = read_holder(descriptor)
+        os.close(descriptor)
+        raise UserError(f'experiment folder {folder} is in use by another train.py ({holder}); wait for it to end, '
+                        'stop it, or choose another --name or --checkpoints_dir') from None
+    except OSError as err:
+        os.close(descriptor)
+        print(f'warning: cannot lock {lock_path(folder)} ({err.strerror}): this file system has no locks, so a second '
+              'train.py on this folder would not be refused', file=sys.stderr)
+        return
+    os.ftruncate(descriptor, 0)
+    os.pwrite(descriptor, f'host {socket.gethostname()} pid {os.getpid()}\n'.encode(), 0)
+    held_locks[folder] = descriptor
+
+
+def read_holder(descriptor: int) -> str:
+    """What the holder wrote in the lock file: 'host NAME pid N'."""
+    text = os.pread(descriptor, 200, 0).decode(errors='replace').strip()
+    return text or 'holder unknown: it has not written its name yet'

@@ -18,7 +18,13 @@ def report_user_errors(main: Callable[..., Result]) -> Callable[..., Result]:
         try:
             return main(*args, **kwargs)
         except UserError as err:
-            print(f'error: {err}', file=sys.stderr)
+            print(f'error: {message_of(err)}', file=sys.stderr)
             sys.exit(2)
 
     return wrapper
+
+
+def message_of(err: UserError) -> str:
+    """The error's one line; a UserError raised in a data-loader worker comes back wrapped in the worker's
+    traceback, whose last line holds the message."""
+    return str(err).strip().splitlines()[-1].removeprefix(f'{UserError.__module__}.{UserError.__name__}: ')

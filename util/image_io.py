@@ -12,6 +12,7 @@ from PIL import Image
 from util.errors import UserError
 
 TIFF_EXTENSIONS = ('.tif', '.tiff')
+LARGEST_EXACT_ID = 2 ** 24 - 1  # float32, in which the networks see IDs, holds every integer up to here
 DeepOrPil = Image.Image | torch.Tensor
 
 
@@ -34,16 +35,31 @@ def read_image(path: str) -> DeepOrPil:
 
 
 def read_id_map(path: str) -> np.ndarray:
-    """An ID map (label or instance IDs) as stored: an HxW integer array, unscaled (HxWxC for colour files)."""
+    """The one reader of label and instance ID maps (training, test, predict, serve, the Cityscapes tool): an 8- or
+    16-bit grayscale or palette PNG, or a TIFF, as an HxW integer array of the IDs as stored, checked by check_id_map."""
     try:
-        if path.lower().endswith(TIFF_EXTENSIONS):
-            array = read_tiff(path)
-            if array is not None:
-                return array
-        with Image.open(path) as image:
-            return read_deep_png(path) if is_deep_color_png(image) else np.asarray(image)
+        array = read_tiff(path) if path.lower().endswith(TIFF_EXTENSIONS) else None
+        if array is None:
+            with Image.open(path) as image:
+                array = read_deep_png(path) if is_deep_color_png(image) else np.asarray(image)
     except (OSError, SyntaxError, ValueError) as err:
         raise unreadable(path, err) from err
+    return check_id_map(array, path)
+
+
+def check_id_map(array: np.ndarray, source: str) -> np.ndarray:
+    """`array` as an HxW map of integer IDs in 0..LARGEST_EXACT_ID, or one line naming `source` and what is wrong."""
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim != 2 or not (np.issubdtype(array.dtype, np.integer) or array.dtype == bool):
+        channels = array.shape[2] if array.ndim == 3 else 1
+        raise UserError(f'{source} is not a single-channel ID map ({channels} channel(s) of {array.dtype}); store label '
+                        'and instance IDs as 8- or 16-bit grayscale PNGs (RGB label images need a model trained with '
+                        '--label_nc 0)')
+    if array.size and (array.min() < 0 or array.max() > LARGEST_EXACT_ID):
+        raise UserError(f'{source} holds ID {array.min() if array.min() < 0 else array.max()}; IDs must lie in '
+                        f'0..{LARGEST_EXACT_ID} (16-bit PNGs always do)')
+    return array
 
 
 def read_size(path: str) -> tuple[int, int]:

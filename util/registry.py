@@ -8,8 +8,8 @@ from util.errors import UserError
 def available_names(package_dir: str, kind: str) -> list[str]:
     """Names X of the files X_<kind>.py in `package_dir`, without the base class's file."""
     suffix = f'_{kind}.py'
-    return sorted(name[:-len(suffix)] for name in os.listdir(package_dir)
-                  if name.endswith(suffix) and name != f'base{suffix}')
+    return sorted([name[:-len(suffix)] for name in os.listdir(package_dir)
+                   if name.endswith(suffix) and name != f'base{suffix}'])
 
 
 def find_class(package: str, package_dir: str, kind: str, name: str, base: type, flag: str) -> type:

@@ -1,4 +1,4 @@
-"""Random state: seeding, saving and restoring every generator, and one generator per training sample."""
+"""Random state: seeding, and saving and restoring every generator."""
 import os
 import random
 from contextlib import contextmanager
@@ -22,11 +22,6 @@ def seed_everything(seed: int | None, rank: int = 0) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
-
-
-def sample_rng(seed: int, epoch: int, index: int) -> random.Random:
-    """The generator of one sample's augmentation: a pure function of (seed, epoch, index), whatever process draws it."""
-    return random.Random(int(np.random.SeedSequence([seed, epoch, index]).generate_state(1)[0]))
 
 
 def capture_rng_state() -> dict:

@@ -1,5 +1,9 @@
-"""Non-finite losses and weights: noticed without a device sync per step, acted on where the loop syncs anyway.
+"""The step policy of every model, in one place: mixed precision (autocast and the gradient scaler) and the divergence
+guard around each optimizer step. BaseModel inherits StepPolicy; a model's optimize_parameters runs its forward and
+losses under `self.autocast()`, calls `self.scaler.scale(loss).backward()` and `self.step_optimizer(optimizer, net)`,
+and ends with `self.update_scaler()`. DDP wrapping is util.distributed's, done once in BaseModel.setup.
 
+Non-finite losses and weights are noticed without a device sync per step, and acted on where the loop syncs anyway.
 Each optimizer step records, on the device, the first iteration at which each of its losses was NaN or infinite,
 with a few tiny kernels and no read-back. The training loop reads the record (`stop_if_diverged`) only where it
 already waits for the device: at --print_freq, before every save and at the end of every epoch. So under
@@ -24,6 +28,7 @@ import torch.nn as nn
 
 from util import distributed
 from util.errors import UserError
+from util.hardware import native_autocast_dtype
 
 NAN_POLICIES = ('stop', 'skip')
 
@@ -148,3 +153,43 @@ class DivergenceGuard:
         per_net = ', '.join(f'{name}: {count}' for name, count in sorted(self.skipped.items()))
         return (f'--nan_policy skip: {sum(self.skipped.values())} update(s) skipped for a non-finite loss'
                 + (f' ({per_net})' if per_net else ''))
+
+
+class StepPolicy:
+    """Mixed into BaseModel, which has `device` and `loss_names`: the attributes amp_dtype, scaler and (in training)
+    divergence, and the calls around each optimizer step."""
+
+    device: torch.device
+    loss_names: list[str]
+
+    def init_step_policy(self, nan_policy: str | None) -> None:
+        """float32 and a disabled scaler until set_precision; a divergence guard under `nan_policy` (training only)."""
+        self.set_precision(amp=False)
+        self.scaler_has_steps = False
+        if nan_policy is not None:
+            self.divergence = DivergenceGuard(nan_policy)
+
+    def set_precision(self, amp: bool) -> None:
+        """Under --amp the device's native low precision, with a gradient scaler for float16."""
+        self.amp_dtype = native_autocast_dtype(self.device) if amp else None
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
+
+    def autocast(self) -> torch.autocast:
+        """Mixed precision under --amp; a no-op context otherwise."""
+        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
+
+    def step_optimizer(self, optimizer: torch.optim.Optimizer, net_name: str) -> bool:
+        """Step `optimizer` through the gradient scaler unless the divergence guard refuses it; True when taken.
+        The losses behind net X's update are those named X_<term> in loss_names."""
+        losses = {name: getattr(self, 'loss_' + name) for name in self.loss_names if name.startswith(net_name + '_')}
+        if not self.divergence.admits(net_name, losses):
+            return False
+        self.scaler.step(optimizer)
+        self.scaler_has_steps = True
+        return True
+
+    def update_scaler(self) -> None:
+        """The gradient scaler's update after a step's updates (it refuses to run when all of them were skipped)."""
+        if self.scaler_has_steps:
+            self.scaler.update()
+        self.scaler_has_steps = False
