@@ -16,6 +16,8 @@ from data.base_dataset import to_tensor
 from tiny_runs import REPO, TINY_NET, make_aligned_dataset, with_values
 from util.image_io import read_image, with_channels
 
+pytestmark = pytest.mark.slow  # training runs, servers or browsers: left out of scripts/test.sh --quick
+
 NET = with_values(TINY_NET, load_size=36)
 ONE_EPOCH = ['--n_epochs', '1', '--n_epochs_decay', '0', '--no_html']
 

@@ -10,6 +10,8 @@ from PIL import Image
 from test_bad_input_fails_cleanly import NET, ONE_EPOCH, drive
 from tiny_runs import make_labeled_dataset
 
+pytestmark = pytest.mark.slow  # training runs, servers or browsers: left out of scripts/test.sh --quick
+
 # (name, flags, how to spoil a copy of a good 2-sample dataset (0.png, 1.png; IDs below 12), text of the error
 # line, {root} being that copy). Errors found when loading come from 0.png, the first sample under --serial_batches.
 CASES = [

@@ -5,7 +5,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tiny_runs import REPO, TINY_NET, make_aligned_dataset, run_entry, with_values
+
+pytestmark = pytest.mark.slow  # training runs, servers or browsers: left out of scripts/test.sh --quick
 
 KILLS = 8
 

@@ -15,6 +15,8 @@ from models import networks
 from models.translator import Translator
 from util.checkpoint import load_weights
 
+pytestmark = pytest.mark.slow  # training runs, servers or browsers: left out of scripts/test.sh --quick
+
 FIXTURES = Path(__file__).parent / 'fixtures'
 NET = [*TINY_NET, '--display_id', '0', '--norm', 'instance']  # eval mode (predict.py) acts as training's
 TEST_PHOTOS = 2

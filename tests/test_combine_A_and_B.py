@@ -1,19 +1,19 @@
 """datasets/combine_A_and_B.py pairs A and B by name into {A|B} images, reporting (not crashing on) strays."""
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-SCRIPT = Path(__file__).resolve().parents[1] / 'datasets' / 'combine_A_and_B.py'
+from tiny_runs import run_entry
+
+SCRIPT = 'datasets/combine_A_and_B.py'
 MODES = {'pool': [], 'serial': ['--no_multiprocessing']}
 
 
 def run_combine(tmp_path: Path, *flags: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, str(SCRIPT), '--fold_A', str(tmp_path / 'A'), '--fold_B', str(tmp_path / 'B'),
-               '--fold_AB', str(tmp_path / 'AB'), *flags]
-    return subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    return run_entry(SCRIPT, '--fold_A', str(tmp_path / 'A'), '--fold_B', str(tmp_path / 'B'), '--fold_AB',
+                     str(tmp_path / 'AB'), *flags, check=False, cwd=tmp_path, timeout=60)
 
 
 def save(path: Path, colour: tuple[int, int, int], size: tuple[int, int] = (16, 12)) -> None:

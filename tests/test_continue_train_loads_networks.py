@@ -2,9 +2,12 @@
 import os
 import re
 
+import pytest
 import torch
 
 from tiny_runs import TINY_UNET, run_entry
+
+pytestmark = pytest.mark.slow  # training runs, servers or browsers: left out of scripts/test.sh --quick
 
 
 def conv_weights(path: str) -> dict[str, torch.Tensor]:

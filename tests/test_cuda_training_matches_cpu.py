@@ -18,7 +18,7 @@ from tiny_runs import (REPO, TINY_NET, TINY_UNET, build_model, make_aligned_data
                        run_in_process)
 from util.checkpoint import read_options_file
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
+pytestmark = [pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU'), pytest.mark.slow]
 SMALL = [*TINY_NET, '--no_html']  # --gpu_ids 0 given after it wins
 
 

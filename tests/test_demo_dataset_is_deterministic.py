@@ -2,14 +2,15 @@
 --layout labeled the same facades as class IDs, instance IDs and photos."""
 import hashlib
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-SCRIPT = Path(__file__).resolve().parents[1] / 'datasets' / 'make_demo_dataset.py'
+from tiny_runs import run_entry
+
+SCRIPT = 'datasets/make_demo_dataset.py'
 SIZE = 32
 COUNTS = {'train': 6, 'val': 2, 'test': 3}
 # The CMP Facades label colours (jet colormap over the 12 classes), in class order.
@@ -20,10 +21,8 @@ CMP_PALETTE = {tuple(int(c) for c in colour) for colour in PALETTE_IN_ORDER}
 
 
 def generate(out: Path, *flags: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, str(SCRIPT), '--out', str(out), '--size', str(SIZE),
-               '--num_train', str(COUNTS['train']), '--num_val', str(COUNTS['val']),
-               '--num_test', str(COUNTS['test']), *flags]
-    return subprocess.run(command, capture_output=True, text=True, cwd=out.parent, timeout=60)
+    return run_entry(SCRIPT, '--out', str(out), '--size', str(SIZE), '--num_train', str(COUNTS['train']), '--num_val',
+                     str(COUNTS['val']), '--num_test', str(COUNTS['test']), *flags, check=False, cwd=out.parent, timeout=60)
 
 
 def file_bytes(out: Path) -> dict[str, bytes]:
@@ -103,8 +102,8 @@ def test_regenerating_with_fewer_images_removes_the_extra_ones(tmp_path: Path) -
 
 
 def test_default_output_is_datasets_demo_facades_under_the_working_directory(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, str(SCRIPT), '--num_train', '1', '--num_val', '1', '--num_test', '1'],
-                            capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    result = run_entry(SCRIPT, '--num_train', '1', '--num_val', '1', '--num_test', '1', check=False, cwd=tmp_path,
+                       timeout=60)
     assert result.returncode == 0, result.stderr
     with Image.open(tmp_path / 'datasets' / 'demo_facades' / 'train' / '0.png') as image:
         assert image.size == (128, 64)
@@ -182,7 +181,7 @@ def test_every_window_and_door_has_its_own_instance_id(labeled0: Path) -> None:
 
 
 def test_labeled_layout_goes_to_its_own_default_folder(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, str(SCRIPT), '--layout', 'labeled', '--num_train', '1', '--num_val', '0',
-                             '--num_test', '0'], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    result = run_entry(SCRIPT, '--layout', 'labeled', '--num_train', '1', '--num_val', '0', '--num_test', '0', check=False,
+                       cwd=tmp_path, timeout=60)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / 'datasets' / 'demo_facades_labeled' / 'train_label' / '0.png').is_file()

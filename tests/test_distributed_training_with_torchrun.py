@@ -12,6 +12,8 @@ import torch
 
 from tiny_runs import HD_TINY_NET, REPO, TINY_NET, TINY_UNET, make_aligned_dataset, make_labeled_dataset, with_values
 
+pytestmark = pytest.mark.slow  # training runs, servers or browsers: left out of scripts/test.sh --quick
+
 TORCHRUN = os.path.join(os.path.dirname(sys.executable), 'torchrun')
 NUM_IMAGES = 4
 EPOCHS = 2

@@ -50,6 +50,7 @@ def assert_finite_checkpoint(folder, label: str = 'latest') -> None:
         assert all(torch.isfinite(value).all() for value in state.values() if value.is_floating_point()), net
 
 
+@pytest.mark.slow
 def test_nan_mid_epoch_stops_and_keeps_the_latest_saved_before_it(tmp_path):
     dataset_with_a_nodata_image(tmp_path / 'data')
     experiment = tmp_path / 'ck' / 'run'
@@ -76,6 +77,7 @@ def test_nan_mid_epoch_stops_and_keeps_the_latest_saved_before_it(tmp_path):
     checkpoint.load_network(model.netG, str(experiment / 'latest_net_G.pth'))
 
 
+@pytest.mark.slow
 def test_a_learning_rate_far_too_high_stops_with_one_line(tmp_path):
     """lsgan at --lr 7e6: the weights overflow within a few updates; the save after that is not made."""
     make_aligned_dataset(tmp_path / 'data', {'train': 4})
@@ -90,6 +92,7 @@ def test_a_learning_rate_far_too_high_stops_with_one_line(tmp_path):
     assert not list((tmp_path / 'ck' / 'run').glob('*.pth'))
 
 
+@pytest.mark.slow
 def test_skip_policy_trains_to_the_end_and_counts_the_skipped_updates(tmp_path):
     """The NaN image comes once per epoch: both networks' updates of that batch are skipped, and its batch-norm
     statistics are put back, so the final checkpoint is finite."""
@@ -150,6 +153,7 @@ def torchrun_training(tmp_path, *args: str) -> subprocess.CompletedProcess:
                           env=dict(os.environ, OMP_NUM_THREADS='1'))
 
 
+@pytest.mark.slow
 def test_torchrun_ranks_skip_together(tmp_path):
     """Only rank 1 sees the NaN image, but DDP has averaged its NaN gradients into rank 0's: every rank must skip
     that update, or rank 0 would step into NaN weights. Both end with identical, finite networks."""
@@ -178,6 +182,7 @@ def test_weights_found_non_finite_at_an_end_of_epoch_save_name_that_epoch(tmp_pa
         model.divergence.stop_if_diverged(3, 0, 8, model.networks())
 
 
+@pytest.mark.slow
 def test_torchrun_ranks_stop_together(tmp_path):
     """Rank 1's NaN image: every rank leaves at the same check, rank 0 alone says why, and nothing is saved."""
     dataset_with_a_nodata_image(tmp_path / 'data', index=1)

@@ -169,6 +169,7 @@ def test_no_flip_turns_off_flips(tmp_path):
     assert any(mirrored) and all(m or u for m, u in zip(mirrored, unchanged))
 
 
+@pytest.mark.slow
 def test_logging_and_saving_flags(tmp_path):
     """--print_freq, --display_freq, --update_html_freq, --no_html, --save_latest_freq, --save_by_iter,
     --save_epoch_freq and --load_iter, in two short runs."""

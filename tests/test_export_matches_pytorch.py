@@ -2,11 +2,14 @@
 import os
 
 import onnxruntime
+import pytest
 import torch
 
 from models import networks
 from tiny_runs import run_entry
 from util.checkpoint import atomic_save
+
+pytestmark = pytest.mark.slow  # training runs, servers or browsers: left out of scripts/test.sh --quick
 
 TOLERANCE = 1e-4
 

@@ -67,6 +67,7 @@ def test_tune_keeps_plain_float32_when_nothing_is_faster(monkeypatch):
     assert choice == SpeedSettings() and ratio == 1.0 and 'plain float32' in report
 
 
+@pytest.mark.slow
 def test_train_fast_reports_records_and_resume_reuses_the_choice(tmp_path):
     make_aligned_dataset(tmp_path / 'data', {'train': 2}, seed=1)
     common = ['--dataroot', str(tmp_path / 'data'), '--name', 'fast', '--checkpoints_dir', str(tmp_path / 'ck'), *TINY_NET, '--fast']
@@ -84,6 +85,7 @@ def test_train_fast_reports_records_and_resume_reuses_the_choice(tmp_path):
     assert 'x the plain float32' not in resumed.stdout
 
 
+@pytest.mark.slow
 def test_test_py_fast_tunes_inference_and_records_it(tmp_path):
     make_aligned_dataset(tmp_path / 'data', {'train': 1, 'test': 1}, seed=2)
     common = ['--dataroot', str(tmp_path / 'data'), '--name', 'fastest', '--checkpoints_dir', str(tmp_path / 'ck'), *TINY_NET]
@@ -99,6 +101,7 @@ def run_avx2_only(args: list[str]) -> subprocess.CompletedProcess:
     return run_entry('train.py', *args, check=False, env=AVX2_ONLY)
 
 
+@pytest.mark.slow
 def test_amp_without_native_low_precision_warns_once_and_trains_float32(tmp_path):
     detected = subprocess.run([sys.executable, '-c', 'from util.hardware import cpu_has_native_bf16; print(cpu_has_native_bf16())'],
                               cwd=REPO, capture_output=True, text=True, env={**os.environ, **AVX2_ONLY})

@@ -1,16 +1,16 @@
 """datasets/make_dataset_aligned.py turns <split>A/ + <split>B/ folders into numbered {A|B} jpgs."""
 import subprocess
-import sys
 from pathlib import Path
 
 from PIL import Image
 
-SCRIPT = Path(__file__).resolve().parents[1] / 'datasets' / 'make_dataset_aligned.py'
+from tiny_runs import run_entry
+
+SCRIPT = 'datasets/make_dataset_aligned.py'
 
 
 def run_align(tmp_path: Path) -> subprocess.CompletedProcess:
-    command = [sys.executable, str(SCRIPT), '--dataset-path', str(tmp_path / 'data')]
-    return subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    return run_entry(SCRIPT, '--dataset-path', str(tmp_path / 'data'), check=False, cwd=tmp_path, timeout=60)
 
 
 def save(path: Path, colour: tuple[int, int, int], size: tuple[int, int] = (20, 10)) -> None:

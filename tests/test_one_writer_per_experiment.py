@@ -9,8 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tiny_runs import (REPO, TINY_UNET, build_model, make_aligned_dataset, run_entry, run_in_process, save_as_trained,
                        wait_for)
+
+pytestmark = pytest.mark.slow  # training runs, servers or browsers: left out of scripts/test.sh --quick
 
 QUIET = ['--display_id', '0', '--no_html', '--print_freq', '1000000', '--save_latest_freq', '1000000000',
          '--save_epoch_freq', '1000000']

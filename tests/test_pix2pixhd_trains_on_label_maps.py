@@ -3,8 +3,11 @@ and test.py and predict.py translate its label maps, as a pix2pixHD user runs th
 import json
 
 from PIL import Image
+import pytest
 
 from tiny_runs import HD_TINY_NET, make_labeled_dataset, run_entry, run_in_process
+
+pytestmark = pytest.mark.slow  # training runs, servers or browsers: left out of scripts/test.sh --quick
 
 LABEL_FLAGS = [*HD_TINY_NET, '--label_nc', '12', '--no_vgg_loss', '--preprocess', 'none', '--seed', '0']
 

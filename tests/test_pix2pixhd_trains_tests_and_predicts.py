@@ -5,12 +5,15 @@ import json
 import numpy as np
 import torch
 from PIL import Image
+import pytest
 
 from tiny_runs import (IMAGE_SIDE, build_labeled_model, label_batch, make_aligned_dataset, run_entry, run_in_process,
                        save_as_trained)
 from models.label_maps import encode_input
 from models.translator import Translator
 from util.image_io import to_array
+
+pytestmark = pytest.mark.slow  # training runs, servers or browsers: left out of scripts/test.sh --quick
 
 HD_FLAGS = ['--model', 'pix2pixhd', '--dataset_mode', 'aligned', '--label_nc', '0', '--no_instance', '--no_vgg_loss', '--netG', 'global',
             '--ngf', '8', '--ndf', '8', '--n_downsample_global', '2', '--n_blocks_global', '1', '--num_D', '2',

@@ -17,6 +17,8 @@ from tiny_runs import TINY_NET, TINY_UNET, make_aligned_dataset, random_image, r
 from util.checkpoint import atomic_save
 from util.image_io import read_image
 
+pytestmark = pytest.mark.slow  # training runs, servers or browsers: left out of scripts/test.sh --quick
+
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
 UNET_256 = [*with_values(TINY_UNET, netG='unet_256', load_size=256, crop_size=256), '--no_html']
 

@@ -1,14 +1,15 @@
 """datasets/prepare_cityscapes_dataset.py on a small tree with Cityscapes' names: photo|colour-map pairs as the
 reference writes them, pix2pixHD's labeled folders with exactly the source's IDs, and one line for a tree that does not match."""
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-SCRIPT = Path(__file__).resolve().parents[1] / 'datasets' / 'prepare_cityscapes_dataset.py'
+from tiny_runs import run_entry
+
+SCRIPT = 'datasets/prepare_cityscapes_dataset.py'
 FRAMES = {'train': ['aachen_000000_000019', 'aachen_000001_000019', 'bochum_000000_000313'],
           'val': ['frankfurt_000000_000294', 'frankfurt_000001_000538']}
 WIDTH, HEIGHT = 64, 32
@@ -45,9 +46,8 @@ def tree(tmp_path) -> dict[str, dict[str, np.ndarray]]:
 
 
 def prepare(tmp_path: Path, *flags: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, str(SCRIPT), '--gtFine_dir', str(tmp_path / 'gtFine'), '--leftImg8bit_dir',
-               str(tmp_path / 'leftImg8bit'), '--output_dir', str(tmp_path / 'out'), *flags]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+    return run_entry(SCRIPT, '--gtFine_dir', str(tmp_path / 'gtFine'), '--leftImg8bit_dir', str(tmp_path / 'leftImg8bit'),
+                     '--output_dir', str(tmp_path / 'out'), *flags, check=False, timeout=60)
 
 
 def resized(array: np.ndarray, side: int) -> np.ndarray:

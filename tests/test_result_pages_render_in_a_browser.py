@@ -11,6 +11,8 @@ from skimage.metrics import structural_similarity
 
 from tiny_runs import IMAGE_SIDE, TINY_NET, artifacts_dir, make_aligned_dataset, run_entry
 
+pytestmark = pytest.mark.slow  # training runs, servers or browsers: left out of scripts/test.sh --quick
+
 TEST_IMAGES = 3
 WINSIZE = 96
 

@@ -8,9 +8,12 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
 from tiny_runs import REPO, TINY_NET, make_aligned_dataset, run_entry, with_values
+
+pytestmark = pytest.mark.slow  # training runs, servers or browsers: left out of scripts/test.sh --quick
 
 # 4 images x 3 epochs = 12 iterations; the checkpoint at 6 lands mid-epoch 2, and epoch 3 decays the lr.
 # load 36 -> crop 32 and flips: augmentation draws random numbers in the loader workers.

@@ -83,6 +83,7 @@ def test_bad_palette_file_is_one_line_naming_the_line(tmp_path, text, words):
         read_palette_file(str(palette_file))
 
 
+@pytest.mark.slow
 def test_serve_py_with_a_bad_palette_exits_with_one_line(tiny_experiment, tmp_path):
     palette_file = tmp_path / 'palette.txt'
     palette_file.write_text('red\n')

@@ -14,6 +14,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tiny_runs import artifacts_dir, start_serve, stop
 
+pytestmark = pytest.mark.slow  # training runs, servers or browsers: left out of scripts/test.sh --quick
+
 PALETTE = [((0, 0, 170), 'background'), ((0, 0, 255), 'facade'), ((0, 85, 255), 'window')]
 WAIT_S = 10
 

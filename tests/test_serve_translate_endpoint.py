@@ -16,6 +16,8 @@ from models import networks
 from models.translator import REFERENCE_ARCHITECTURE, Translator
 from tiny_runs import start_serve, stop
 
+pytestmark = pytest.mark.slow  # training runs, servers or browsers: left out of scripts/test.sh --quick
+
 MAX_PIXELS = 100 * 100
 CONCURRENT = 16
 

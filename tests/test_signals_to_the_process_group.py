@@ -45,6 +45,7 @@ MOMENTS = {'during steps': (training_logged, []), 'during a checkpoint write': (
                                            (signal.SIGINT, 'during steps'), (signal.SIGINT, 'during a checkpoint write'),
                                            (signal.SIGHUP, 'during steps')],
                          ids=['TERM-steps', 'TERM-write', 'INT-steps', 'INT-write', 'HUP-steps'])
+@pytest.mark.slow
 def test_stop_signal_to_the_group_saves_latest_and_resumes(tmp_path, signum, moment):
     condition, extra = MOMENTS[moment]
     process, experiment = start(tmp_path, 'stopped', '--n_epochs', '1000', *extra)
@@ -64,6 +65,7 @@ def test_stop_signal_to_the_group_saves_latest_and_resumes(tmp_path, signum, mom
     assert 'resuming from' in result.stdout
 
 
+@pytest.mark.slow
 def test_sigusr1_saves_latest_and_training_goes_on(tmp_path):
     process, experiment = start(tmp_path, 'usr1', '--n_epochs', '40', '--n_epochs_decay', '0', '--no_html')
     wait_for(training_logged(experiment), process, 'training')

@@ -16,6 +16,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tiny_runs import (IMAGE_SIDE, TINY_NET, artifacts_dir, free_port, headless_chromium, make_aligned_dataset,
                        run_entry, start_server, stop)
 
+pytestmark = pytest.mark.slow  # training runs, servers or browsers: left out of scripts/test.sh --quick
+
 LOSSES = ('G_GAN', 'G_L1', 'D_real', 'D_fake')
 TRAIN_IMAGES = 4
 

@@ -2,7 +2,11 @@
 import os
 
 from util.checkpoint import read_options_file
+import pytest
+
 from tiny_runs import TINY_NET, make_aligned_dataset, run_entry
+
+pytestmark = pytest.mark.slow  # training runs, servers or browsers: left out of scripts/test.sh --quick
 
 
 def test_test_opt_txt_holds_the_forced_and_adopted_values(tmp_path):

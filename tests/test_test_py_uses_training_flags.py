@@ -2,7 +2,11 @@
 a flag given explicitly that contradicts the checkpoint fails with one line naming the mismatched keys."""
 import os
 
+import pytest
+
 from tiny_runs import TINY_NET, make_aligned_dataset, run_entry
+
+pytestmark = pytest.mark.slow  # training runs, servers or browsers: left out of scripts/test.sh --quick
 
 TRAINED_AS = [*TINY_NET, '--norm', 'instance', '--no_dropout', '--input_nc', '1', '--output_nc', '1', '--direction', 'BtoA']
 PLAIN = ['--load_size', '32', '--crop_size', '32', '--gpu_ids', '-1']  # test.py is given no architecture flag

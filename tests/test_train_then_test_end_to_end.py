@@ -3,7 +3,11 @@ import math
 import os
 import re
 
+import pytest
+
 from tiny_runs import TINY_UNET, run_entry, with_values
+
+pytestmark = pytest.mark.slow  # training runs, servers or browsers: left out of scripts/test.sh --quick
 
 
 def test_train_two_epochs_then_test_writes_page(tiny_dataset, tmp_path):

@@ -8,6 +8,8 @@ import torch
 
 from tiny_runs import TINY_NET, make_aligned_dataset, run_entry
 
+pytestmark = pytest.mark.slow  # training runs, servers or browsers: left out of scripts/test.sh --quick
+
 VAL_LINE = re.compile(r'^\(val epoch: (\d+), images: (\d+), time: [\d.]+\) L1: (\S+) PSNR: (\S+) SSIM: (\S+)$', re.M)
 
 

@@ -18,6 +18,8 @@ from tiny_runs import (IMAGE_SIDE, TINY_NET, artifacts_dir, free_port, headless_
                        start_visdom_server, stop)
 from util.visdom_display import VisdomDisplay
 
+pytestmark = pytest.mark.slow  # training runs, servers or browsers: left out of scripts/test.sh --quick
+
 TRAIN_IMAGES = 4
 WARNING = 'warning: no visdom server answers'
 

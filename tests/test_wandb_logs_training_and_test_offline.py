@@ -13,6 +13,8 @@ from wandb.proto.wandb_internal_pb2 import Record
 
 from tiny_runs import IMAGE_SIDE, TINY_NET, make_aligned_dataset, run_entry
 
+pytestmark = pytest.mark.slow  # training runs, servers or browsers: left out of scripts/test.sh --quick
+
 LOSSES = ('G_GAN', 'G_L1', 'D_real', 'D_fake')
 LABELS = ('real_A', 'fake_B', 'real_B')
 TEST_IMAGES = 2

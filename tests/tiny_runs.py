@@ -5,12 +5,14 @@ import contextlib
 import importlib
 import importlib.util
 import io
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -98,13 +100,118 @@ def random_image(path: str | Path, width: int, height: int, seed: int, mode: str
 
 def run_entry(script: str, *args: str, check: bool = True, timeout: float = 300, cwd: str | Path = REPO,
               env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """Run an entry point of the repository (train.py, test.py, export.py, ...) as a user would, output captured;
-    `env` is added to this process's environment. With `check`, a non-zero exit fails the test with the output."""
-    result = subprocess.run([sys.executable, str(REPO / script), *args], cwd=cwd, capture_output=True, text=True,
-                            timeout=timeout, env=None if env is None else {**os.environ, **env})
+    """Run an entry point of the repository (train.py, test.py, export.py, a tool under datasets/, ...) as a user
+    would, in a process of its own, output captured; `env` is added to this process's environment. With `check`, a
+    non-zero exit fails the test with the output. Without `env` the process is forked from a warm interpreter
+    (WARM_IMPORTS done); with it (variables such as PYTHONPATH or ATEN_CPU_CAPABILITY act when an interpreter or
+    torch starts), it starts cold."""
+    command = [str(REPO / script), *args]
+    result = warm_interpreter.run(command, str(cwd), timeout) if env is None else None
+    if result is None:  # the warm interpreter is busy in another thread, or gone: a cold start
+        result = subprocess.run([sys.executable, *command], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                                env={**os.environ, **(env or {})})
     if check and result.returncode != 0:
         raise AssertionError(f'{script} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}')
     return result
+
+
+# The modules every entry point imports first; importing them takes about 2.5 s of each start on a 2-core CPU.
+WARM_IMPORTS = ('numpy', 'PIL.Image', 'torch', 'torchvision', 'tqdm')
+FORK_SERVER = r'''
+import atexit, json, os, runpy, signal, sys, threading, time, traceback
+for name in sys.argv[1:]:
+    __import__(name)
+sys.stdout.flush()
+for line in sys.stdin:
+    request = json.loads(line)
+    pid = os.fork()
+    if pid == 0:  # the child: `python script args` in cwd, stdout and stderr to files, no stdin
+        for fd, path in ((0, os.devnull), (1, request['stdout']), (2, request['stderr'])):
+            os.dup2(os.open(path, os.O_RDONLY if fd == 0 else os.O_WRONLY), fd)
+        os.chdir(request['cwd'])
+        os.environ.clear()
+        os.environ.update(request['env'])
+        script = request['command'][0]
+        sys.argv, sys.path[0] = list(request['command']), os.path.dirname(script)
+        try:
+            runpy.run_path(script, run_name='__main__')
+            code = 0
+        except SystemExit as stop:
+            code = stop.code if isinstance(stop.code, int) or stop.code is None else (print(stop.code, file=sys.stderr) or 1)
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        # As the interpreter ends a run (threads joined, atexit handlers, streams flushed), less the teardown of
+        # every module, which takes a second once torch is loaded and does nothing a test can see.
+        threading._shutdown()
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code or 0)
+    deadline = time.monotonic() + request['timeout']
+    while not (done := os.waitpid(pid, os.WNOHANG))[0] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if not done[0]:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    print(json.dumps({'returncode': os.waitstatus_to_exitcode(done[1]) if done[0] else None}), flush=True)
+'''
+
+
+class WarmInterpreter:
+    """A python process that has imported WARM_IMPORTS once and forks a child for each entry-point run: the child
+    runs the script as `python script args` does (its own process, argv, cwd, environment, exit code), without
+    paying for those imports again. The child gets this process's environment; the server starts again when that
+    changed (but for pytest's PYTEST_CURRENT_TEST), since some variables act when an interpreter or torch starts.
+    One run at a time: `run` answers None when busy, so the caller starts cold."""
+
+    def __init__(self):
+        self.server: subprocess.Popen | None = None
+        self.environment: dict[str, str] | None = None
+        self.lock = threading.Lock()
+
+    def start(self) -> subprocess.Popen:
+        """The server, (re)started in this process's environment where it is not already running in it."""
+        if self.server is not None and self.environment != startup_environment():
+            self.server.kill()
+            self.server.wait()
+        if self.server is None or self.server.poll() is not None:
+            self.environment = startup_environment()
+            self.server = subprocess.Popen([sys.executable, '-c', FORK_SERVER, *WARM_IMPORTS], stdin=subprocess.PIPE,
+                                           stdout=subprocess.PIPE, text=True, cwd=REPO, env=self.environment)
+        return self.server
+
+    def run(self, command: list[str], cwd: str, timeout: float) -> subprocess.CompletedProcess | None:
+        if not self.lock.acquire(blocking=False):
+            return None
+        try:
+            with tempfile.TemporaryDirectory(prefix='warm-run-') as folder:
+                out, err = os.path.join(folder, 'stdout'), os.path.join(folder, 'stderr')
+                Path(out).touch()
+                Path(err).touch()
+                server = self.start()
+                request = {'command': command, 'cwd': cwd, 'env': dict(os.environ), 'timeout': timeout, 'stdout': out,
+                           'stderr': err}
+                server.stdin.write(json.dumps(request) + '\n')
+                server.stdin.flush()
+                answer = server.stdout.readline()
+                if not answer:
+                    return None
+                code = json.loads(answer)['returncode']
+                stdout, stderr = Path(out).read_text(errors='replace'), Path(err).read_text(errors='replace')
+            if code is None:
+                raise subprocess.TimeoutExpired([sys.executable, *command], timeout, stdout, stderr)
+            return subprocess.CompletedProcess([sys.executable, *command], code, stdout, stderr)
+        finally:
+            self.lock.release()
+
+
+def startup_environment() -> dict[str, str]:
+    """This process's environment less what pytest changes for every test."""
+    return {name: value for name, value in os.environ.items() if name != 'PYTEST_CURRENT_TEST'}
+
+
+warm_interpreter = WarmInterpreter()
 
 
 def run_in_process(script: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:

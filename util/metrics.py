@@ -5,7 +5,6 @@ import os
 
 import numpy as np
 import torch
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from util.html import HTML
 from util.util import tensor2im
@@ -16,6 +15,8 @@ FID_NOTE = ('FID not computed: it needs Inception weights that are downloaded on
 
 def psnr_ssim(fake: np.ndarray, real: np.ndarray) -> tuple[float, float]:
     """PSNR (dB) and SSIM of two HxWx3 uint8 images, as seen in the saved PNGs."""
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity  # here: loading it takes a second
+
     psnr = peak_signal_noise_ratio(real, fake, data_range=255)
     side = min(real.shape[:2])
     win_size = min(7, side if side % 2 else side - 1)
