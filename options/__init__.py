@@ -1,2 +1,3 @@
-"""Command-line options: BaseOptions (the shared flags, and the groups predict.py, serve.py and export.py reuse),
-TrainOptions and TestOptions. Options ask data and models for their own flags (modify_commandline_options)."""
+"""Command-line options: base_options (BaseOptions: the shared flags, and the flag groups predict.py, serve.py and
+export.py reuse), train_options (TrainOptions) and test_options (TestOptions). Options ask data and models for their
+own flags (modify_commandline_options)."""
