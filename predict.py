@@ -26,7 +26,7 @@ from options.base_options import (add_batch_size_flag, add_checkpoint_flags, add
                                   add_recorded_architecture_flags, add_speed_flags, parse_gpu_ids)
 from util import checkpoint
 from util.errors import UserError, report_user_errors
-from util.image_io import DeepOrPil, is_deep, output_extension, read_image, read_size, to_array
+from util.image_io import is_deep, output_extension, read_image, read_size, to_array
 from util.util import save_image
 
 
@@ -82,21 +82,18 @@ def input_size(path: str, aligned: bool) -> tuple[int, int]:
 
 
 def load_input(path: str, translator: Translator, aligned: bool) -> tuple[torch.Tensor, bool]:
-    """The generator's input in [-1, 1] (for colorization the image's lightness; label IDs for a label-map
-    generator) and whether the file was deeper than 8 bits."""
+    """The generator's input in [-1, 1] (for colorization the image's lightness; label IDs, read by the one ID-map
+    reader, for a label-map generator) and whether the file was deeper than 8 bits; predict.py and serve.py read
+    their inputs here."""
     if translator.label_nc:
         if aligned:
             raise UserError('--aligned_input: this generator takes label maps (one-channel PNGs of label IDs), not A|B pairs')
         return read_label_ids(path), False
-    return prepare_input(read_image(path), translator, aligned, path)
-
-
-def prepare_input(image: DeepOrPil, translator: Translator, aligned: bool, name: str) -> tuple[torch.Tensor, bool]:
-    """A decoded image as the generator's input, and whether it was deeper than 8 bits."""
+    image = read_image(path)
     if aligned:
         halves = split_halves(image)
         image = halves[0] if translator.architecture['direction'] == 'AtoB' else halves[1]
-    return translator.prepare(image, name), is_deep(image)
+    return translator.prepare(image, path), is_deep(image)
 
 
 def load_instances(paths: list[str], folder: str | None, translator: Translator) -> torch.Tensor | None:

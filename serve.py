@@ -31,7 +31,6 @@ from models.translator import Translator
 from options.base_options import add_checkpoint_flags, add_gpu_ids_flag, add_recorded_architecture_flags, add_speed_flags, parse_gpu_ids
 from util import checkpoint
 from util.errors import UserError, report_user_errors
-from util.image_io import read_image
 from data.palette import Label, read_palette_file, training_set_palette
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'static')
@@ -90,13 +89,12 @@ class TranslationService:
             with open(source, 'wb') as handle:
                 handle.write(body)
             try:
-                image = read_image(source)
+                tensor, deep = predict.load_input(source, self.translator, False)
             except UserError as err:
-                raise BadImage(400, f'the image cannot be decoded ({err.__cause__}); send a complete PNG or JPEG file') from err
-            try:
-                tensor, deep = predict.prepare_input(image, self.translator, False, 'sent')
-            except UserError as err:
-                raise BadImage(422, str(err)) from err
+                if err.__cause__ is not None:  # the file did not decode
+                    raise BadImage(400, f'the image cannot be decoded ({err.__cause__}); send a complete PNG or JPEG '
+                                        'file') from err
+                raise BadImage(422, str(err).replace(source, 'sent')) from err
             with self.lock:
                 output = self.translator.translate_images(tensor[None])[0]
             predict.write_output(output, target, deep)

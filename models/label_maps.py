@@ -7,6 +7,7 @@ from PIL import Image
 from util.errors import UserError
 from util.image_io import check_id_map, read_id_map
 
+
 def read_label_ids(path: str) -> torch.Tensor:
     """A label (or instance) ID map file as a 1xHxW float tensor of the IDs (util.image_io.read_id_map reads it)."""
     return ids_tensor(read_id_map(path))

@@ -107,6 +107,26 @@ def test_image_with_other_channels_than_the_model_takes_is_refused_with_422():
     assert decoded(service(encoded(16, 12, seed=5, mode='RGBA'))).shape == (12, 16, 3)
 
 
+def test_label_map_generator_reads_8_and_16_bit_id_maps_alike():
+    """A label-map generator (--label_nc 4): serve reads the sent file with the one ID-map reader, as predict.py does,
+    so the same IDs stored in 8 or in 16 bits give the same photo, and an RGB image is refused in one line."""
+    architecture = {**REFERENCE_ARCHITECTURE, 'model': 'pix2pixhd', 'netG': 'global', 'ngf': 4, 'norm': 'instance',
+                    'no_dropout': True, 'n_downsample_global': 2, 'n_blocks_global': 1, 'label_nc': 4}
+    torch.manual_seed(0)
+    net = networks.define_G(4, 3, 4, 'global', 'instance', n_downsample_global=2, n_blocks_global=1)
+    service = serve.TranslationService(Translator(net, architecture, torch.device('cpu')), MAX_PIXELS)
+    ids = np.random.default_rng(6).integers(0, 4, (16, 20))
+    photos = []
+    for dtype in (np.uint8, np.uint16):
+        buffer = io.BytesIO()
+        Image.fromarray(ids.astype(dtype)).save(buffer, 'PNG')
+        photos.append(decoded(service(buffer.getvalue())))
+    assert photos[0].shape == (16, 20, 3) and np.array_equal(photos[0], photos[1])
+    with pytest.raises(serve.BadImage) as refused:
+        service(encoded(16, 16, seed=7))
+    assert refused.value.status == 422 and 'sent is not a single-channel ID map' in str(refused.value)
+
+
 def test_concurrent_requests_all_answer_with_their_own_translation(server):
     bodies = [encoded(20 + 4 * (index % 4), 24, seed=10 + index) for index in range(CONCURRENT)]
     one_at_a_time = [decoded(translate(server, body).content) for body in bodies]
