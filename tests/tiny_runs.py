@@ -290,7 +290,7 @@ def save_as_trained(model, label: str = 'latest') -> None:
 
     record = format_options(model.opt, TrainOptions().make_parser(), asdict(model.speed))
     checkpoint.write_options_file(model.save_dir, model.opt.phase, record)
-    checkpoint.save_networks(checkpoint.network_states(model.networks()), model.save_dir, label)
+    checkpoint.save_checkpoint(model.save_dir, label, checkpoint.network_states(model.networks()))
 
 
 def free_port() -> int:

@@ -22,14 +22,13 @@ class Progress:
 
 
 def save_checkpoint(model, dataset, label: str | int, progress: Progress, opt) -> None:
-    """Write the reference's network files, then the training-state file; each lands atomically.
+    """Write the reference's network files and the training-state file, as one set that lands all or nothing.
 
     Every rank must call it: each rank's random state and model state are gathered to rank 0, which writes."""
     rank_states = distributed.gather_objects({'rng': capture_rng_state(), 'model': model.rank_state()})
     if not distributed.is_main_process():
         return
     networks = checkpoint.network_states(model.networks())
-    checkpoint.save_networks(networks, model.save_dir, label)
     state = {
         'progress': asdict(progress),
         'networks': networks,
@@ -38,7 +37,7 @@ def save_checkpoint(model, dataset, label: str | int, progress: Progress, opt) -
         'ranks': rank_states,
         **training_record(opt, asdict(model.speed)),
     }
-    checkpoint.save_training_state(state, model.save_dir, label)
+    checkpoint.save_checkpoint(model.save_dir, label, networks, state)
 
 
 def read(opt) -> dict | None:

@@ -6,7 +6,8 @@ In <checkpoints_dir>/<name>/:
   record (models.record);
 - <phase>_opt.txt: the options, in the reference's format (printed by options.base_options);
 - .lock: held by the one train.py that writes the folder.
-Labels are `latest`, `best`, an epoch number or `iter_<n>`. Every checkpoint file is written atomically.
+Labels are `latest`, `best`, an epoch number or `iter_<n>`. A label's files are written as one set, all or nothing
+(save_checkpoint), each through a temporary file renamed into place.
 
 The lock is a POSIX record lock (fcntl.lockf): the kernel drops it when the process ends, however it ends (kill -9
 included), so nothing stale is ever left to clean up; the file stays, naming the last holder. Unlike flock, it is
@@ -59,6 +60,12 @@ def lock_path(folder: str) -> str:
 
 def atomic_save(obj, path: str) -> None:
     """Write `obj` with torch.save to a temporary file beside `path` (its folder made if needed), then rename it into place."""
+    os.replace(write_temporary(obj, path), path)
+
+
+def write_temporary(obj, path: str) -> str:
+    """torch.save `obj` to a new temporary file beside `path`, synced to disk; its path. A failed write (a full disk)
+    leaves nothing behind and is one line naming `path`."""
     folder = os.path.dirname(path) or '.'
     try:
         os.makedirs(folder, exist_ok=True)
@@ -71,7 +78,6 @@ def atomic_save(obj, path: str) -> None:
             torch.save(obj, handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp_path, path)
     except BaseException as err:
         os.unlink(tmp_path)
         if not isinstance(err, (OSError, RuntimeError)):  # torch.save reports a failed write as a RuntimeError
@@ -79,6 +85,7 @@ def atomic_save(obj, path: str) -> None:
         reason = err.strerror if isinstance(err, OSError) else 'the write failed'
         raise UserError(f'cannot write checkpoint {path}: {reason}; free space or choose another --checkpoints_dir; '
                         'earlier checkpoints are intact') from err
+    return tmp_path
 
 
 def current_umask() -> int:
@@ -135,13 +142,26 @@ def network_states(networks: dict[str, nn.Module]) -> dict[str, dict[str, torch.
     return {name: cpu_state_dict(net) for name, net in networks.items()}
 
 
-def save_networks(states: dict[str, dict[str, torch.Tensor]], save_dir: str, label: str | int) -> None:
-    """Rank 0 writes each network's state_dict as <label>_net_<name>.pth, the reference's format; NaN or infinite
-    weights are refused before anything is written."""
-    if distributed.is_main_process():
-        refuse_non_finite(states, label)
-        for name, state in states.items():
-            atomic_save(state, net_path(save_dir, label, name))
+def save_checkpoint(save_dir: str, label: str | int, networks: dict[str, dict[str, torch.Tensor]],
+                    state: dict | None = None) -> None:
+    """Write the set of a label, all or nothing: <label>_net_<name>.pth for each network (the reference's format) and,
+    when given, <label>_train_state.pth. NaN or infinite weights are refused before anything is written; every file
+    goes to a temporary first, and only when all of them are on disk are they renamed into place, so a write that
+    fails (a full disk) leaves the label's earlier set whole."""
+    refuse_non_finite(networks, label)
+    files = {net_path(save_dir, label, name): weights for name, weights in networks.items()}
+    if state is not None:
+        files[state_path(save_dir, label)] = state
+    written: list[tuple[str, str]] = []
+    try:
+        for path, obj in files.items():
+            written.append((write_temporary(obj, path), path))
+    except BaseException:
+        for tmp_path, _ in written:
+            os.unlink(tmp_path)
+        raise
+    for tmp_path, path in written:
+        os.replace(tmp_path, path)
 
 
 def refuse_non_finite(states: dict[str, dict[str, torch.Tensor]], label: str | int) -> None:
@@ -186,11 +206,6 @@ def read_state_entry(path: str, key: str):
     except Exception as err:
         raise UserError(f'training state {path} cannot be read ({type(err).__name__}); delete it or pass the '
                         'architecture flags (--netG, --ngf, --norm, ...) explicitly') from err
-
-
-def save_training_state(state: dict, save_dir: str, label: str | int) -> None:
-    """Write <label>_train_state.pth (rank 0 calls it, after the net files of the same label)."""
-    atomic_save(state, state_path(save_dir, label))
 
 
 def read_training_state(save_dir: str, label: str | int) -> dict | None:
