@@ -22,7 +22,7 @@ from models.label_maps import read_label_ids
 from models.record import architecture_overrides
 from models.speed import SpeedSettings
 from models.translator import Translator
-from options.base_options import (add_batch_size_flag, add_checkpoint_flags, add_gpu_ids_flag,
+from options.base_options import (add_batch_size_flag, add_checkpoint_flags, add_gpu_ids_flag, add_overwrite_flag,
                                   add_recorded_architecture_flags, add_speed_flags, parse_gpu_ids)
 from util import checkpoint
 from util.errors import UserError, report_user_errors
@@ -40,7 +40,7 @@ def make_parser() -> argparse.ArgumentParser:
     add_batch_size_flag(parser)
     parser.add_argument('--aligned_input', action='store_true',
                         help='inputs are A|B side by side (as in datasets); translate the half --direction starts from')
-    parser.add_argument('--overwrite', action='store_true', help='replace outputs that already exist (default: skip them)')
+    add_overwrite_flag(parser)
     parser.add_argument('--instances', type=str, default=None,
                         help='folder of instance-ID PNGs named as the inputs, for a generator with instance edges; '
                              'default: the edges of the label maps themselves')

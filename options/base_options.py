@@ -8,6 +8,7 @@ from data.labeled_dataset import add_label_options
 from models.record import REFERENCE_ARCHITECTURE
 from util import checkpoint
 from util.distributed import is_main_process
+from util.hardware import available_cpus
 from util.errors import UserError
 
 
@@ -42,7 +43,7 @@ class BaseOptions:
         loading.add_argument('--preprocess', type=str, default='resize_and_crop', help='resizing and cropping at load time [resize_and_crop | crop | scale_width | scale_width_and_crop | none]')
         loading.add_argument('--no_flip', action='store_true', help='turn off random horizontal flips')
         loading.add_argument('--serial_batches', action='store_true', help='take images in order instead of shuffling')
-        loading.add_argument('--num_threads', type=int, default=4, help='data loading worker processes')
+        loading.add_argument('--num_threads', type=int, default=min(4, available_cpus()), help='data loading worker processes (the reference\'s 4, at most one per CPU this process may use)')
         loading.add_argument('--max_dataset_size', type=float, default=float('inf'), help='use at most this many images of the dataset')
         loading.add_argument('--skip_bad_images', action='store_true', help='leave out unreadable image files with a warning instead of stopping')
         loading.add_argument('--cache_dataset', action='store_true', help='decode every image once and keep it in memory; loader workers stay alive between epochs')
@@ -122,6 +123,10 @@ def add_checkpoint_flags(group: argparse._ActionsContainer, name_required: bool 
     group.add_argument('--name', type=str, default='experiment_name', required=name_required, help='experiment name: checkpoints go to <checkpoints_dir>/<name>')
     group.add_argument('--checkpoints_dir', type=str, default='./checkpoints', help='where experiments keep checkpoints, options and logs')
     group.add_argument('--epoch', type=str, default='latest', help='checkpoint to load: latest, best, an epoch number or iter_<n>')
+
+
+def add_overwrite_flag(group: argparse._ActionsContainer) -> None:
+    group.add_argument('--overwrite', action='store_true', help='write over what is there: train.py starts again in an experiment folder that holds a training state (refused without it, unless --continue_train); predict.py replaces outputs that exist (skipped without it)')
 
 
 def add_phase_flag(group: argparse._ActionsContainer, default: str) -> None:

@@ -1,7 +1,9 @@
 """Flags for train.py."""
 import argparse
 
-from options.base_options import BaseOptions, add_phase_flag
+from options.base_options import BaseOptions, add_overwrite_flag, add_phase_flag
+from util import checkpoint, distributed
+from util.errors import UserError
 
 
 class TrainOptions(BaseOptions):
@@ -20,6 +22,7 @@ class TrainOptions(BaseOptions):
         saving.add_argument('--save_epoch_freq', type=int, default=5, help='epochs between saving numbered checkpoints')
         saving.add_argument('--save_by_iter', action='store_true', help='name the periodic checkpoints iter_<n> instead of latest')
         saving.add_argument('--continue_train', action='store_true', help='resume from the checkpoint chosen by --epoch')
+        add_overwrite_flag(saving)
         saving.add_argument('--epoch_count', type=int, default=1, help='first epoch number: epochs run from epoch_count to n_epochs + n_epochs_decay')
         training = parser.add_argument_group('training')
         add_phase_flag(training, 'train')
@@ -37,3 +40,24 @@ class TrainOptions(BaseOptions):
         validation.add_argument('--val_freq', type=int, default=1, help='epochs between validations (L1, PSNR, SSIM of G on the validation images); 0 turns validation off')
         validation.add_argument('--num_val', type=int, default=50, help='validate on at most this many images')
         return parser
+
+    def adjust(self, opt: argparse.Namespace, args: list[str] | None) -> None:
+        """Resume when torchrun restarted the run; refuse to start again over a training state unless asked to."""
+        resume_or_refuse(opt)
+
+
+def resume_or_refuse(opt: argparse.Namespace) -> None:
+    """A run that torchrun restarted (TORCHELASTIC_RESTART_COUNT above 0) resumes from the newest training state of
+    its folder, as --continue_train would; a first run on a folder that holds one is refused in one line unless it
+    says --continue_train or --overwrite, so nothing is written over silently."""
+    if opt.continue_train or opt.overwrite:
+        return
+    save_dir = checkpoint.experiment_dir(opt)
+    newest = checkpoint.newest_training_state(save_dir)
+    if newest is None:
+        return
+    if distributed.restart_count():
+        opt.continue_train, opt.epoch, opt.load_iter = True, newest, 0
+        return
+    raise UserError(f'{save_dir} holds a training state ({checkpoint.state_path(save_dir, newest)}); pass '
+                    '--continue_train to resume it, --overwrite to start again over it, or choose another --name')

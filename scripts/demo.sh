@@ -15,7 +15,7 @@ start=$(date +%s)
 "$py" datasets/make_demo_dataset.py --out "$data" --size 128 --num_train 200 --num_val 20 --num_test 20
 "$py" train.py --dataroot "$data" --name "$name" --model pix2pix --direction BtoA "${arch[@]}" \
   --n_epochs "$half" --n_epochs_decay "$((epochs - half))" --save_epoch_freq "$epochs" --print_freq 200 \
-  --display_id 0 --num_threads 2 --fast --seed 0
+  --display_id 0 --num_threads 2 --fast --seed 0 --overwrite  # a fresh run each time the demo runs
 "$py" test.py --dataroot "$data" --name "$name" --model pix2pix --direction BtoA "${arch[@]}" --results_dir ./results/ --fast
 "$py" scripts/evaluate_l1.py --dataroot "$data" --name "$name" --model pix2pix --direction BtoA "${arch[@]}" \
   | grep 'mean L1' 

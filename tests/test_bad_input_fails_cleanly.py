@@ -127,7 +127,7 @@ def outcomes(tmp_path_factory) -> dict[str, tuple[int, str]]:
     fill = {'data': data, 'ck': ck, 'file': str(work / 'file')}
     runs = []
     for name, script, extra, code, _ in CASES:
-        own = ['--results_dir', results] if script == 'test' else ONE_EPOCH
+        own = ['--results_dir', results] if script == 'test' else [*ONE_EPOCH, '--overwrite']  # over the prior state
         args = ['--dataroot', data, *common, *own, *[arg.format(**fill) for arg in extra]]
         if code == 0:  # a run that succeeds writes its own, new checkpoints
             args += ['--name', f'converted_{len(runs)}']

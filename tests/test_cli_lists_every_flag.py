@@ -5,13 +5,14 @@ import re
 import pytest
 
 from tiny_runs import run_entry
+from util.hardware import available_cpus
 
 BASE_FLAGS = {
     'dataroot': None, 'name': 'experiment_name', 'gpu_ids': '0', 'checkpoints_dir': './checkpoints',
     'model': 'pix2pix', 'input_nc': '3', 'output_nc': '3', 'ngf': '64', 'ndf': '64', 'netD': 'basic',
     'netG': 'unet_256', 'n_layers_D': '3', 'norm': 'batch', 'init_type': 'normal', 'init_gain': '0.02',
     'no_dropout': 'False', 'dataset_mode': 'aligned', 'direction': 'AtoB', 'serial_batches': 'False',
-    'num_threads': '4', 'batch_size': '1', 'load_size': '286', 'crop_size': '256', 'max_dataset_size': 'inf',
+    'num_threads': str(min(4, available_cpus())), 'batch_size': '1', 'load_size': '286', 'crop_size': '256', 'max_dataset_size': 'inf',
     'preprocess': 'resize_and_crop', 'no_flip': 'False', 'display_winsize': '256', 'epoch': 'latest',
     'load_iter': '0', 'verbose': 'False', 'suffix': '', 'display_id': '1', 'display_server': 'http://localhost',
     'display_port': '8097', 'display_env': 'main', 'display_ncols': '4',

@@ -68,6 +68,9 @@ def resume(model, dataset, state: dict | None, opt) -> Progress:
         print(f'note: --epoch_count {opt.epoch_count} ignored: the saved state continues at epoch {progress.epoch}')
     print(f'resuming from {path}: epoch {progress.epoch} after {progress.epoch_iter} of its images, '
           f'{progress.total_iters} iterations in total, with optimizers, schedule and random state')
+    if distributed.restart_count():
+        print(f'resuming from epoch {progress.epoch}, iteration {progress.total_iters} after restart '
+              f'{distributed.restart_count()}')
     return progress
 
 

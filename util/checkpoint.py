@@ -214,6 +214,16 @@ def read_training_state(save_dir: str, label: str | int) -> dict | None:
     return load_weights(path) if os.path.isfile(path) else None
 
 
+def newest_training_state(save_dir: str) -> str | None:
+    """The label of the training state in `save_dir` that is furthest on (most iterations), or None."""
+    if not os.path.isdir(save_dir):
+        return None
+    suffix = '_train_state.pth'
+    labels = [name[:-len(suffix)] for name in os.listdir(save_dir) if name.endswith(suffix) and not name.startswith('.')]
+    progress = {label: read_state_entry(state_path(save_dir, label), 'progress') or {} for label in labels}
+    return max(labels, key=lambda label: (progress[label].get('total_iters', 0), label == 'latest'), default=None)
+
+
 def recorded_entry(save_dir: str, label: str | int, key: str) -> tuple[object, str] | None:
     """(entry `key` of <label>_train_state.pth, the file's path), its tensors left on disk; None without the file."""
     path = state_path(save_dir, label)

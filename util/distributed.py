@@ -18,6 +18,11 @@ def launched_by_torchrun() -> bool:
     return 'RANK' in os.environ and 'WORLD_SIZE' in os.environ
 
 
+def restart_count() -> int:
+    """How many times torchrun (with --max-restarts) has restarted this run's workers; 0 for a first run."""
+    return int(os.environ.get('TORCHELASTIC_RESTART_COUNT') or 0)
+
+
 def get_rank() -> int:
     return dist.get_rank() if dist.is_initialized() else int(os.environ.get('RANK', 0))
 

@@ -20,6 +20,11 @@ def select_device(gpu_ids: list[int]) -> torch.device:
     return torch.device('cuda', gpu_ids[0])
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity, as torch's DataLoader counts them), at least 1."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+
+
 def is_x86() -> bool:
     return platform.machine().lower() in ('x86_64', 'amd64', 'i386', 'i686')
 
