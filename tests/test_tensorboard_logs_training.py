@@ -75,3 +75,16 @@ def test_tensorboard_page_lists_the_scalar_tags(checkpoints):
         stop(server)
     assert 'run/logs' in text
     assert re.search(r'\nval\n3(\n|$)', text), 'the val group (L1, PSNR, SSIM) is missing'
+
+
+def test_a_resumed_run_continues_the_same_timeline(tmp_path):
+    """--continue_train writes to the same log folder, its steps going on from where the first run stopped."""
+    dataroot = make_aligned_dataset(tmp_path / 'data', {'train': 2}, seed=4)
+    common = ['--dataroot', str(dataroot), '--name', 'run', '--checkpoints_dir', str(tmp_path / 'ck'), *TINY_NET,
+              '--tf_log', '--print_freq', '1', '--no_html', '--n_epochs_decay', '0']
+    run_entry('train.py', *common, '--n_epochs', '1')
+    run_entry('train.py', *common, '--n_epochs', '2', '--continue_train')
+    logs = tmp_path / 'ck' / 'run' / 'logs'
+    assert len(list(logs.glob('events.out.tfevents.*'))) == 2
+    steps = [event.step for event in EventAccumulator(str(logs), size_guidance={'scalars': 0}).Reload().Scalars('loss/G_L1')]
+    assert steps == [1, 2, 3, 4]

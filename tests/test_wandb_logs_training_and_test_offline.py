@@ -129,3 +129,17 @@ def test_without_wandb_or_a_login_one_warning_line_and_the_run_goes_on(runs, tmp
         assert 'Traceback' not in result.stderr
     assert (tmp_path / 'a' / 'facades_run' / 'test_latest' / 'index.html').exists()
     assert (tmp_path / 'b' / 'facades_run' / 'test_latest' / 'index.html').exists()
+
+
+def test_a_resumed_training_run_logs_to_the_same_wandb_run(tmp_path):
+    """The run's id is kept in the experiment folder: --continue_train goes on logging to that run, --overwrite
+    starts a new one."""
+    dataroot = make_aligned_dataset(tmp_path / 'data', {'train': 2}, seed=6)
+    common = ['--dataroot', str(dataroot), '--name', 'resumed', '--checkpoints_dir', str(tmp_path / 'checkpoints'),
+              *TINY_NET, '--use_wandb', '--no_html', '--print_freq', '1', '--n_epochs_decay', '0']
+    env = {'WANDB_MODE': 'offline', 'WANDB_DIR': str(tmp_path), 'WANDB_SILENT': 'true'}
+    for extra in (['--n_epochs', '1'], ['--n_epochs', '2', '--continue_train'], ['--n_epochs', '1', '--overwrite']):
+        run_entry('train.py', *common, *extra, cwd=tmp_path, env=env)
+    first, resumed, again = (read_run(folder)[0].run_id for folder in sorted((tmp_path / 'wandb').glob('offline-run-*')))
+    assert first == resumed != again
+    assert (tmp_path / 'checkpoints' / 'resumed' / 'wandb_run_id.txt').read_text().strip() == again

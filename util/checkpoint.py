@@ -5,7 +5,8 @@ In <checkpoints_dir>/<name>/:
 - <label>_train_state.pth: everything --continue_train needs (put together by training.state), with the training
   record (models.record);
 - <phase>_opt.txt: the options, in the reference's format (printed by options.base_options);
-- .lock: held by the one train.py that writes the folder.
+- .lock: held by the one train.py that writes the folder;
+- wandb_run_id.txt: the wandb run a resumed or restarted --use_wandb run goes on logging to.
 Labels are `latest`, `best`, an epoch number or `iter_<n>`. A label's files are written as one set, all or nothing
 (save_checkpoint), each through a temporary file renamed into place.
 
@@ -30,6 +31,7 @@ from util.errors import UserError
 
 TEMPORARY_NAME = re.compile(r'^\..+\.pth\.[A-Za-z0-9_]+\.tmp$')
 LOCK_NAME = '.lock'
+WANDB_RUN_ID_NAME = 'wandb_run_id.txt'
 held_locks: dict[str, int] = {}  # folder -> open descriptor; kept open (and so locked) until the process exits
 
 
@@ -256,6 +258,22 @@ def read_training_options(save_dir: str) -> dict[str, str]:
     """Every flag of <save_dir>/train_opt.txt, as text; empty for a checkpoint without one."""
     path = options_path(save_dir, 'train')
     return read_options_file(path) if os.path.isfile(path) else {}
+
+
+def read_wandb_run_id(save_dir: str) -> str | None:
+    """The id of the wandb run that training in `save_dir` logs to, or None."""
+    path = os.path.join(save_dir, WANDB_RUN_ID_NAME)
+    if not os.path.isfile(path):
+        return None
+    with open(path) as handle:
+        return handle.read().strip() or None
+
+
+def write_wandb_run_id(save_dir: str, run_id: str) -> None:
+    """Keep the wandb run's id beside the checkpoints, for --continue_train and restarts."""
+    os.makedirs(save_dir, exist_ok=True)
+    with open(os.path.join(save_dir, WANDB_RUN_ID_NAME), 'w') as handle:
+        handle.write(run_id + '\n')
 
 
 def hold_experiment_folder(folder: str) -> None:

@@ -8,11 +8,14 @@ import sys
 
 import numpy as np
 
+from util import checkpoint
 from util.metrics import ResultMetrics
 
 
 class WandbTracker:
-    """One wandb run named after --name, with the options as its config; every log call carries the step given."""
+    """One wandb run named after --name, with the options as its config; every log call carries the step given.
+    A training run keeps its run's id in the experiment folder, and --continue_train (or a torchrun restart) goes on
+    logging to that run."""
 
     def __init__(self, run, wandb_module):
         self.run = run
@@ -26,12 +29,16 @@ class WandbTracker:
         except ImportError:
             warn('the wandb package is not installed (pip install wandb)')
             return None
+        save_dir = checkpoint.experiment_dir(opt)
+        resumed = checkpoint.read_wandb_run_id(save_dir) if job_type == 'train' and opt.continue_train else None
         try:
             run = wandb.run or wandb.init(project=opt.wandb_project_name, name=opt.name, job_type=job_type,
-                                          config=run_config(opt))
+                                          config=run_config(opt), id=resumed, resume='allow' if resumed else None)
         except Exception as error:  # wandb raises many kinds (UsageError, CommError, timeouts)
             warn(f'wandb could not start a run ({first_line(error)}); log in with `wandb login` or set WANDB_MODE=offline')
             return None
+        if job_type == 'train':
+            checkpoint.write_wandb_run_id(save_dir, run.id)
         return cls(run, wandb)
 
     def log_losses(self, step: int, epoch: float, losses: dict[str, float]) -> None:
