@@ -6,11 +6,13 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
 
-from tiny_runs import HD_TINY_NET, REPO, TINY_NET, TINY_UNET, make_aligned_dataset, make_labeled_dataset, with_values
+from tiny_runs import (HD_TINY_NET, REPO, TINY_NET, TINY_UNET, free_port, make_aligned_dataset, make_labeled_dataset,
+                       with_values)
 
 pytestmark = pytest.mark.slow  # training runs, servers or browsers: left out of scripts/test.sh --quick
 
@@ -145,3 +147,43 @@ def test_torchrun_killed_mid_epoch_resumes_bit_identical(tmp_path):
         actual = torch.load(tmp_path / 'ckpt' / 'resumed' / f'latest_net_{net}.pth', weights_only=True)
         differing = [key for key in expected if not torch.equal(expected[key], actual[key])]
         assert not differing, f'net {net} differs from the straight run in {differing[:5]}'
+
+
+def test_torchrun_restarts_a_killed_rank_and_the_run_resumes_instead_of_starting_again(tmp_path):
+    """torchrun --max-restarts 1 with c10d rendezvous; rank 1 SIGKILLed as soon as the first checkpoint is on disk:
+    torchrun restarts both ranks, which connect (keys of their own in the rendezvous store), resume from the newest
+    checkpoint on their own, write no epoch before it again, and end with the straight run's weights."""
+    make_aligned_dataset(tmp_path / 'data', {'train': 8}, size=36, seed=3)
+    straight = torchrun_training(tmp_path, 'straight')
+    assert straight.wait(timeout=180) == 0, (tmp_path / 'straight.err').read_text()[-3000:]
+
+    command = [TORCHRUN, '--nproc_per_node', '2', '--max-restarts', '1', '--rdzv-backend', 'c10d', '--rdzv-endpoint',
+               f'127.0.0.1:{free_port()}', 'train.py', '--dataroot', str(tmp_path / 'data'), '--checkpoints_dir',
+               str(tmp_path / 'ckpt'), '--name', 'restarted', *RESUME_FLAGS, '--save_epoch_freq', '1']
+    with open(tmp_path / 'restarted.out', 'w') as out, open(tmp_path / 'restarted.err', 'w') as err:
+        process = subprocess.Popen(command, cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS='1'), start_new_session=True,
+                                   stdout=out, stderr=err)
+    experiment = tmp_path / 'ckpt' / 'restarted'
+    deadline = time.monotonic() + 180
+    while not (experiment / 'latest_train_state.pth').exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    ranks = [pid for pid in descendants(process.pid) if b'train.py' in Path(f'/proc/{pid}/cmdline').read_bytes()]
+    assert process.poll() is None and len(ranks) == 2, 'the run ended before a rank could be killed'
+    os.kill(max(ranks), signal.SIGKILL)
+    killed_at = time.time()
+    try:
+        assert process.wait(timeout=180) == 0, (tmp_path / 'restarted.err').read_text()[-3000:]
+    finally:
+        kill_everything(process)
+    stdout = (tmp_path / 'restarted.out').read_text()
+    resumed = re.search(r'resuming from epoch (\d+), iteration (\d+) after restart 1', stdout)
+    assert resumed and int(resumed.group(2)) > 0, stdout[-2000:]
+    restart_began = (experiment / 'train_opt.txt').stat().st_mtime  # written again when the restarted ranks start
+    assert restart_began > killed_at
+    written_after = [int(path.name.split('_')[0]) for path in experiment.glob('[0-9]*_net_G.pth')
+                     if path.stat().st_mtime > restart_began]
+    assert written_after and min(written_after) >= int(resumed.group(1)), written_after  # no earlier epoch again
+    for net in 'GD':
+        expected = torch.load(tmp_path / 'ckpt' / 'straight' / f'latest_net_{net}.pth', weights_only=True)
+        actual = torch.load(experiment / f'latest_net_{net}.pth', weights_only=True)
+        assert all(torch.equal(expected[key], actual[key]) for key in expected), net

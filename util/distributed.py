@@ -59,7 +59,14 @@ def init_distributed(gpu_ids: list[int]) -> None:
     if use_cuda:
         torch.cuda.set_device(rank_gpu_ids(gpu_ids)[0])
     backend = 'nccl' if use_cuda else 'gloo'
-    dist.init_process_group(backend=backend)
+    if restart_count():
+        # A restarted worker group can be handed the store of the round that failed, whose keys still name the dead
+        # workers' addresses (seen: gloo "connectFullMesh failed ... Connection refused"); keys of its own avoid them.
+        store, rank, world_size = next(dist.rendezvous('env://'))
+        dist.init_process_group(backend=backend, store=dist.PrefixStore(f'restart_{restart_count()}', store),
+                                rank=rank, world_size=world_size)
+    else:
+        dist.init_process_group(backend=backend)
     if is_main_process():
         print(f'torchrun: {get_world_size()} processes joined with the {backend} backend')
     else:
