@@ -187,3 +187,98 @@ def test_torchrun_restarts_a_killed_rank_and_the_run_resumes_instead_of_starting
         expected = torch.load(tmp_path / 'ckpt' / 'straight' / f'latest_net_{net}.pth', weights_only=True)
         actual = torch.load(experiment / f'latest_net_{net}.pth', weights_only=True)
         assert all(torch.equal(expected[key], actual[key]) for key in expected), net
+
+
+def test_sigterm_ends_a_rank_blocked_in_a_collective_whose_peer_is_stopped(tmp_path):
+    """Rank 1 SIGSTOPped mid-training, so rank 0 waits in a collective that cannot finish; SIGTERM to rank 0 must end
+    it within 10 s with one line and the signal's exit status, the saved checkpoint untouched."""
+    make_aligned_dataset(tmp_path / 'data', {'train': 8}, size=36, seed=3)
+    process = torchrun_training(tmp_path, 'stalled', '--n_epochs', '200')
+    experiment = tmp_path / 'ckpt' / 'stalled'
+    try:
+        deadline = time.monotonic() + 180
+        while not (experiment / 'latest_train_state.pth').exists() and process.poll() is None \
+                and time.monotonic() < deadline:
+            time.sleep(0.01)
+        ranks = sorted(pid for pid in descendants(process.pid)
+                       if b'train.py' in Path(f'/proc/{pid}/cmdline').read_bytes())
+        assert process.poll() is None and len(ranks) == 2, (tmp_path / 'stalled.err').read_text()[-3000:]
+        rank0, rank1 = ranks
+        os.kill(rank1, signal.SIGSTOP)
+        time.sleep(2)  # rank 0 reaches the next gradient all-reduce and waits there for rank 1
+        assert Path(f'/proc/{rank0}').exists()
+        saved = {path.name: path.read_bytes() for path in experiment.glob('latest_*')}
+        os.kill(rank0, signal.SIGTERM)
+        sent_at = time.monotonic()
+        while Path(f'/proc/{rank0}').exists() and open(f'/proc/{rank0}/stat').read().split(') ')[1][0] != 'Z' \
+                and time.monotonic() - sent_at < 20:
+            time.sleep(0.05)
+        took = time.monotonic() - sent_at
+    finally:
+        kill_everything(process)
+    stderr = (tmp_path / 'stalled.err').read_text()
+    assert took < 10, f'rank 0 still running {took:.0f} s after SIGTERM'
+    assert re.search(r'stopped by SIGTERM: rank 1 stopped responding', stderr), stderr[-3000:]
+    assert {path.name: path.read_bytes() for path in experiment.glob('latest_*')} == saved
+
+
+def test_sigterm_to_torchrun_with_every_rank_alive_saves_latest_and_stops(tmp_path):
+    """The other side of the test above: with no peer stalled the signal is answered at the next step as without
+    torchrun (latest saved by rank 0, every rank stopped by SIGTERM), not cut short."""
+    make_aligned_dataset(tmp_path / 'data', {'train': 8}, size=36, seed=3)
+    process = torchrun_training(tmp_path, 'stopped', '--n_epochs', '200')
+    state_file = tmp_path / 'ckpt' / 'stopped' / 'latest_train_state.pth'
+    try:
+        deadline = time.monotonic() + 180
+        while not state_file.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(1)
+        assert process.poll() is None, (tmp_path / 'stopped.err').read_text()[-3000:]
+        process.send_signal(signal.SIGTERM)  # torchrun passes it on to both ranks
+        sent_at = time.time()
+        process.wait(timeout=60)
+    finally:
+        kill_everything(process)
+    stderr = (tmp_path / 'stopped.err').read_text()
+    assert re.search(r'stopped by SIGTERM at epoch \d+, \d+ images into it: saved latest', stderr), stderr[-3000:]
+    assert 'stopped responding' not in stderr
+    assert state_file.stat().st_mtime > sent_at
+    assert torch.load(state_file, weights_only=True)['progress']['total_iters'] > 6  # past the first save
+
+
+LIVENESS_PROBE = '''
+import os, signal, time, torch
+from util import distributed
+distributed.init_distributed([])
+rank = distributed.get_rank()
+pids = [None, None]
+torch.distributed.all_gather_object(pids, os.getpid())
+if rank == 1:
+    started = time.monotonic()
+    while time.monotonic() - started < 6:  # busy in torch's C code for longer than the window, not stalled
+        torch.randn(300, 300) @ torch.randn(300, 300)
+    torch.distributed.barrier()
+    os.kill(os.getpid(), signal.SIGSTOP)
+    distributed.shutdown()
+else:
+    print('busy:', distributed.stalled_peers(), flush=True)
+    torch.distributed.barrier()
+    time.sleep(0.5)
+    print('stopped:', distributed.stalled_peers(), flush=True)
+    os.kill(pids[1], signal.SIGCONT)
+    while os.path.exists(f'/proc/{pids[1]}') and open(f'/proc/{pids[1]}/stat').read().split(') ')[1][0] != 'Z':
+        time.sleep(0.05)
+    print('left:', distributed.stalled_peers(), flush=True)
+    distributed.shutdown()
+'''
+
+
+def test_a_peer_counts_as_stalled_while_stopped_and_not_while_busy_or_after_leaving():
+    """The liveness a stop signal relies on, in a real 2-rank group: a rank computing for longer than the window
+    lives, a SIGSTOPped one is stalled, one that shut down on purpose is not."""
+    result = subprocess.run([TORCHRUN, '--standalone', '--nproc_per_node', '2', '--no-python', sys.executable, '-c',
+                             LIVENESS_PROBE], cwd=REPO, capture_output=True,
+                            text=True, timeout=120, env=dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(REPO)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.findall(r'(\w+): (\[.*\])', result.stdout) == [('busy', '[]'), ('stopped', '[1]'), ('left', '[]')], \
+        result.stdout + result.stderr[-3000:]

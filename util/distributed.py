@@ -5,6 +5,9 @@ torchrun sets RANK, LOCAL_RANK and WORLD_SIZE; without them everything here is a
 import hashlib
 import os
 import sys
+import threading
+import time
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -67,6 +70,7 @@ def init_distributed(gpu_ids: list[int]) -> None:
                                 rank=rank, world_size=world_size)
     else:
         dist.init_process_group(backend=backend)
+    Heartbeat.start()
     if is_main_process():
         print(f'torchrun: {get_world_size()} processes joined with the {backend} backend')
     else:
@@ -75,7 +79,57 @@ def init_distributed(gpu_ids: list[int]) -> None:
 
 def shutdown() -> None:
     if dist.is_initialized():
+        Heartbeat.leave()
         dist.destroy_process_group()
+
+
+def stalled_peers() -> list[int]:
+    """The other ranks that neither beat nor left within Heartbeat.WINDOW seconds (stopped, hung or gone)."""
+    return Heartbeat.stalled_peers() if is_distributed() else []
+
+
+class Heartbeat:
+    """Each rank's thread advances a counter in torchrun's store, so a rank can tell a peer that is slow (its
+    counter moves) from one that is stopped or dead (it does not), even while its own main thread waits in a
+    collective. The store is reached through a client of its own, used by this module's threads alone."""
+    PERIOD = 0.5
+    WINDOW = 5.0
+    store: dist.Store | None = None
+
+    @classmethod
+    def start(cls) -> None:
+        client = dist.TCPStore(os.environ['MASTER_ADDR'], int(os.environ['MASTER_PORT']), is_master=False,
+                               timeout=timedelta(seconds=5))
+        cls.store = dist.PrefixStore(f'heartbeat_{restart_count()}', client)
+        threading.Thread(target=cls.beat, args=(get_rank(),), name='heartbeat', daemon=True).start()
+
+    @classmethod
+    def beat(cls, rank: int) -> None:
+        try:
+            while True:
+                cls.store.add(f'beat_{rank}', 1)
+                time.sleep(cls.PERIOD)
+        except RuntimeError:  # the store went away with torchrun: nobody is left to read the counter
+            pass
+
+    @classmethod
+    def leave(cls) -> None:
+        """Mark this rank as ended on purpose, so that peers still saving do not take it for a dead one."""
+        try:
+            cls.store.set(f'left_{get_rank()}', '1')
+        except RuntimeError:
+            pass
+
+    @classmethod
+    def stalled_peers(cls) -> list[int]:
+        peers = [rank for rank in range(get_world_size()) if rank != get_rank()]
+        try:
+            before = {rank: cls.store.add(f'beat_{rank}', 0) for rank in peers}
+            time.sleep(cls.WINDOW)
+            return [rank for rank in peers if cls.store.add(f'beat_{rank}', 0) == before[rank]
+                    and not cls.store.check([f'left_{rank}'])]
+        except RuntimeError:  # the store itself is unreachable: no peer can be reached either
+            return peers
 
 
 def gather_objects(obj) -> list | None:
