@@ -14,7 +14,7 @@ from models import create_model
 from options.test_options import TestOptions
 from util import html
 from util.errors import report_user_errors
-from util.metrics import ResultMetrics
+from util.metrics import ResultMetrics, start_set_scores
 from util.util import tensor2im
 from util.visualizer import image_stem, save_images
 
@@ -34,7 +34,7 @@ def main() -> None:
     webpage = html.HTML(web_dir, f'Experiment = {opt.name}, Phase = {opt.phase}, Epoch = {opt.epoch}')
     if opt.eval:
         model.eval()
-    metrics = ResultMetrics()
+    metrics = ResultMetrics(*start_set_scores(opt.fid_weights, model.device)) if opt.eval else ResultMetrics()
     tracker = start_wandb(opt)
     images = tqdm(dataset, desc='test images', total=min(len(dataset), opt.num_test), unit='image', disable=None)
     for i, data in enumerate(images):
@@ -53,9 +53,7 @@ def main() -> None:
     images.close()
     if metrics.rows:
         metrics.add_to_page(webpage)
-        l1_mean, psnr_mean, ssim_mean = metrics.means()
-        print(f'mean L1 {l1_mean:.4f}, PSNR {psnr_mean:.2f} dB, SSIM {ssim_mean:.4f} over {len(metrics.rows)} images: '
-              f'{metrics.write_json(web_dir)}')
+        print(f'{metrics.describe()}: {metrics.write_json(os.path.join(web_dir, "metrics.json"))}')
         if tracker:
             tracker.log_metrics_table(metrics)
     print(f'results page: {webpage.save()}')

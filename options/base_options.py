@@ -129,6 +129,10 @@ def add_overwrite_flag(group: argparse._ActionsContainer) -> None:
     group.add_argument('--overwrite', action='store_true', help='write over what is there: train.py starts again in an experiment folder that holds a training state (refused without it, unless --continue_train); predict.py replaces outputs that exist (skipped without it)')
 
 
+def add_fid_weights_flag(group: argparse._ActionsContainer) -> None:
+    group.add_argument('--fid_weights', type=str, default=None, help="pytorch-fid's Inception weights (pt_inception-2015-12-05-6726825d.pth) for FID and KID; default: torch's hub cache, downloaded there when online")
+
+
 def add_phase_flag(group: argparse._ActionsContainer, default: str) -> None:
     group.add_argument('--phase', type=str, default=default, help='dataset split to use: train, val, test, ...')
 

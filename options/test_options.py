@@ -3,7 +3,7 @@ import argparse
 import copy
 
 from models.record import recorded_architecture
-from options.base_options import BaseOptions, add_phase_flag
+from options.base_options import BaseOptions, add_fid_weights_flag, add_phase_flag
 from util import checkpoint
 from util.errors import UserError
 
@@ -17,7 +17,8 @@ class TestOptions(BaseOptions):
         results.add_argument('--results_dir', type=str, default='./results/', help='result pages and images are written here')
         add_phase_flag(results, 'test')
         results.add_argument('--num_test', type=int, default=50, help='how many test images to run')
-        results.add_argument('--eval', action='store_true', help='use eval mode (running batch norm statistics, no dropout) during test')
+        results.add_argument('--eval', action='store_true', help='use eval mode (running batch norm statistics, no dropout) during test, and add FID and KID to the metrics')
+        add_fid_weights_flag(results)
         results.add_argument('--aspect_ratio', type=float, default=1.0, help='aspect ratio (width / height) of the saved result images')
         parser.set_defaults(load_size=parser.get_default('crop_size'))
         return parser

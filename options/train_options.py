@@ -1,7 +1,7 @@
 """Flags for train.py."""
 import argparse
 
-from options.base_options import BaseOptions, add_overwrite_flag, add_phase_flag
+from options.base_options import BaseOptions, add_fid_weights_flag, add_overwrite_flag, add_phase_flag
 from util import checkpoint, distributed
 from util.errors import UserError
 
@@ -38,6 +38,8 @@ class TrainOptions(BaseOptions):
         validation = parser.add_argument_group('validation')
         validation.add_argument('--val_dataroot', type=str, default=None, help='folder of validation images as --dataset_mode reads them (A|B pairs; colour photos for colorization; for labeled, the folder holding val_label/); default: <dataroot>/val when it exists')
         validation.add_argument('--val_freq', type=int, default=1, help='epochs between validations (L1, PSNR, SSIM of G on the validation images); 0 turns validation off')
+        validation.add_argument('--val_metric', type=str, default='l1', choices=('l1', 'psnr', 'ssim', 'fid'), help='the validation number that picks the best checkpoint and drives --lr_policy plateau: lowest l1 or fid, highest psnr or ssim')
+        add_fid_weights_flag(validation)
         validation.add_argument('--num_val', type=int, default=50, help='validate on at most this many images')
         return parser
 

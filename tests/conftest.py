@@ -31,6 +31,27 @@ def vgg19_cache(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope='session')
+def fid_inception_cache(tmp_path_factory) -> str:
+    """A TORCH_HOME whose hub cache holds pytorch-fid's Inception weights file under its exact name: torchvision's
+    Inception v3 with 1008 classes (the same state_dict keys and shapes), random Kaiming-normal convolutions (seed 0)
+    so that the features neither vanish nor overflow."""
+    from torchvision.models import inception_v3
+
+    from util.metrics import FID_WEIGHTS_FILE
+
+    home = tmp_path_factory.mktemp('fid_torch_home')
+    folder = home / 'hub' / 'checkpoints'
+    folder.mkdir(parents=True)
+    torch.manual_seed(0)
+    network = inception_v3(weights=None, num_classes=1008, aux_logits=False, init_weights=False)
+    for module in network.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(module.weight, nonlinearity='relu')
+    torch.save(network.state_dict(), folder / FID_WEIGHTS_FILE)
+    return str(home)
+
+
+@pytest.fixture(scope='session')
 def tiny_experiment(tmp_path_factory):
     """The checkpoints_dir of one TINY_NET experiment `tiny`, trained once for the tests that only read it."""
     return train_tiny_experiment(tmp_path_factory.mktemp('tiny_experiment'))

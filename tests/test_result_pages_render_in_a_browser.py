@@ -61,7 +61,7 @@ def test_test_page_shows_every_result_and_the_metrics_table(runs, browser):
     rows = browser.find_elements(By.CSS_SELECTOR, 'table#metrics tr')
     assert [cell.text for cell in rows[0].find_elements(By.TAG_NAME, 'th')] == ['image', 'L1', 'PSNR (dB)', 'SSIM']
     assert [row.find_element(By.TAG_NAME, 'td').text for row in rows[1:]] == ['000', '001', '002', 'mean']
-    assert 'FID not computed' in browser.find_element(By.ID, 'summary').text
+    assert 'FID and KID are computed with --eval' in browser.find_element(By.ID, 'summary').text
 
 
 def test_aspect_ratio_stretches_saved_results(runs, browser):

@@ -31,7 +31,7 @@ def test_three_epochs_log_validation_and_best_is_the_lowest_val_L1(tmp_path):
     for net in 'GD':
         best, epoch = weights(experiment / f'best_net_{net}.pth'), weights(experiment / f'{best_epoch}_net_{net}.pth')
         assert all(torch.equal(best[key], epoch[key]) for key in best), f'best_net_{net} is not epoch {best_epoch}'
-    assert torch.load(experiment / 'best_train_state.pth', weights_only=True)['progress']['best_val_l1'] == pytest.approx(l1[best_epoch], abs=1e-6)
+    assert torch.load(experiment / 'best_train_state.pth', weights_only=True)['progress']['best_val'] == pytest.approx(l1[best_epoch], abs=1e-6)
 
     run_entry('test.py', *common, '--epoch', 'best', '--results_dir', str(tmp_path / 'results'), cwd=tmp_path)
     assert (tmp_path / 'results' / 'val' / 'test_best' / 'index.html').exists()

@@ -3,6 +3,7 @@ from typing import Callable
 
 from training.state import Progress
 from training.validation import Validation
+from util.metrics import METRIC_LOWER_IS_BETTER
 from util.visualizer import Visualizer
 
 
@@ -11,17 +12,25 @@ def end_epoch(model, validation: Validation | None, visualizer: Visualizer | Non
     """Validate, step the learning rate, move progress to the next epoch and write the best and periodic checkpoints."""
     metric = model.epoch_metric()
     result = validation.run(model, epoch) if validation and validation.due(epoch) else None
+    value = getattr(result, opt.val_metric) if result else None
     if validation:
-        metric = result.l1 if result else None
+        metric = value if value is None or METRIC_LOWER_IS_BETTER[opt.val_metric] else -value  # plateau lowers it
     if result and visualizer:
         visualizer.log_validation(result, progress.total_iters)
     model.update_learning_rate(metric)
     progress.epoch, progress.epoch_iter = epoch + 1, 0
-    if result and (progress.best_val_l1 is None or result.l1 < progress.best_val_l1):
-        progress.best_val_l1 = result.l1
-        print(f'best validation L1 so far ({result.l1:.6f}, epoch {epoch}): saving the model as best')
+    if value is not None and improves(value, progress, opt.val_metric):
+        progress.best_val, progress.best_val_metric = value, opt.val_metric
+        print(f'best validation {opt.val_metric.upper()} so far ({value:.6f}, epoch {epoch}): saving the model as best')
         save('best')
     if epoch % opt.save_epoch_freq == 0:
         print(f'saving the model at the end of epoch {epoch}, iters {progress.total_iters}')
         save('latest')
         save(epoch)
+
+
+def improves(value: float, progress: Progress, metric: str) -> bool:
+    """Whether `value` of `metric` beats the best checkpoint's (always, when that was chosen by another metric)."""
+    if progress.best_val is None or progress.best_val_metric != metric:
+        return True
+    return value < progress.best_val if METRIC_LOWER_IS_BETTER[metric] else value > progress.best_val

@@ -18,7 +18,8 @@ class Progress:
     epoch: int
     epoch_iter: int = 0
     total_iters: int = 0
-    best_val_l1: float | None = None
+    best_val: float | None = None  # of the best checkpoint, by best_val_metric (--val_metric)
+    best_val_metric: str = 'l1'
 
 
 def save_checkpoint(model, dataset, label: str | int, progress: Progress, opt) -> None:
@@ -63,7 +64,10 @@ def resume(model, dataset, state: dict | None, opt) -> Progress:
     rank_state = pick_rank_state(state['ranks'], path)
     model.load_rank_state(rank_state['model'])
     restore_rng_state(rank_state['rng'])
-    progress = Progress(**state['progress'])
+    saved = dict(state['progress'])
+    if 'best_val_l1' in saved:  # a state saved before --val_metric
+        saved['best_val'] = saved.pop('best_val_l1')
+    progress = Progress(**saved)
     if opt.epoch_count not in (1, progress.epoch):
         print(f'note: --epoch_count {opt.epoch_count} ignored: the saved state continues at epoch {progress.epoch}')
     print(f'resuming from {path}: epoch {progress.epoch} after {progress.epoch_iter} of its images, '

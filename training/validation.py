@@ -3,7 +3,8 @@
 It runs in eval mode (running batch-norm statistics, no dropout), without gradients and inside rng_untouched,
 so a run with validation ends with the same weights as one without. Every rank validates the same images (so
 that any collective a DDP forward makes is matched) and rank 0's numbers decide, for all, the best checkpoint
-and the plateau schedule.
+and the plateau schedule. With --val_metric fid, rank 0 also scores FID, the validation images' own Inception
+features computed at the first validation and kept for the rest of the run.
 """
 import copy
 import os
@@ -16,7 +17,8 @@ from torch.utils.data import default_collate
 from data import find_dataset_using_name
 from util import distributed
 from util.errors import UserError
-from util.metrics import ResultMetrics
+from util.hardware import select_device
+from util.metrics import InceptionFeatures, ResultMetrics, SetScores
 from util.rng import rng_untouched
 from util.visualizer import image_stem
 
@@ -31,6 +33,7 @@ class ValidationResult:
     l1: float
     psnr: float
     ssim: float
+    fid: float | None
     seconds: float
 
 
@@ -53,6 +56,14 @@ class Validation:
         val_opt.max_dataset_size, val_opt.cache_dataset = opt.num_val, False
         self.dataset = find_dataset_using_name(opt.dataset_mode)(val_opt, folder)
         self.folder = folder
+        self.inception: InceptionFeatures | None = None
+        self.real_features = None
+        if opt.val_metric == 'fid':
+            if len(self.dataset) < 2:
+                raise UserError(f'--val_metric fid needs at least 2 validation images and {folder} has '
+                                f'{len(self.dataset)}; add images or choose --val_metric l1')
+            if distributed.is_main_process():
+                self.inception = InceptionFeatures(opt.fid_weights, select_device(distributed.rank_gpu_ids(opt.gpu_ids)))
 
     @classmethod
     def create(cls, opt) -> 'Validation | None':
@@ -73,9 +84,10 @@ class Validation:
         return epoch % self.opt.val_freq == 0
 
     def run(self, model, epoch: int) -> ValidationResult:
-        """Mean L1, PSNR and SSIM of G on the validation images, and the first few results to show."""
+        """Mean L1, PSNR and SSIM (and FID with --val_metric fid) of G on the validation images, and the first few
+        results to show."""
         start = time.perf_counter()
-        metrics = ResultMetrics()
+        metrics = ResultMetrics(SetScores(self.inception, self.real_features) if self.inception else None)
         samples = []
         with rng_untouched():
             model.eval()
@@ -88,5 +100,9 @@ class Validation:
                 if index < SHOWN_IMAGES:
                     samples.append((stem, {label: image.detach().cpu() for label, image in visuals.items()}))
             model.train()
-        l1, psnr, ssim = distributed.broadcast_from_main(metrics.means())
-        return ValidationResult(epoch, metrics, samples, l1, psnr, ssim, time.perf_counter() - start)
+        fid = None
+        if self.inception:
+            fid = metrics.set_distances()['fid']
+            self.real_features = metrics.set_scores.real_features()
+        l1, psnr, ssim, fid = distributed.broadcast_from_main((*metrics.means(), fid))
+        return ValidationResult(epoch, metrics, samples, l1, psnr, ssim, fid, time.perf_counter() - start)

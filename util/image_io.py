@@ -34,6 +34,12 @@ def read_image(path: str) -> DeepOrPil:
         raise unreadable(path, err) from err
 
 
+def read_rgb8(path: str) -> np.ndarray:
+    """An HxWx3 uint8 array as pytorch-fid reads images (converted to RGB); deeper data rounded to 8 bits."""
+    image = with_channels(read_image(path), 3, path)
+    return to_array(image * 2 - 1) if is_deep(image) else np.asarray(image)
+
+
 def read_id_map(path: str) -> np.ndarray:
     """The one reader of label and instance ID maps (training, test, predict, serve, the Cityscapes tool): an 8- or
     16-bit grayscale or palette PNG, or a TIFF, as an HxW integer array of the IDs as stored, checked by check_id_map."""

@@ -15,7 +15,7 @@ from util.util import mkdirs, save_image, tensor2im
 PAGE_REFRESH_S = 30
 LOSS_CURVE_NAME = 'loss_curve.png'
 VAL_CURVE_NAME = 'val_curve.png'
-VAL_NAMES = ['val L1', 'val PSNR (dB)', 'val SSIM']
+VAL_NAMES = ['val L1', 'val PSNR (dB)', 'val SSIM', 'val FID']  # FID with --val_metric fid
 
 
 def image_stem(path: str) -> str:
@@ -130,7 +130,7 @@ class Visualizer:
                         self.loss_names, f'{self.name} loss over time')
             webpage.add_summary_image(LOSS_CURVE_NAME, width=640)
         if self.val_x:
-            save_curves(os.path.join(self.img_dir, VAL_CURVE_NAME), self.val_x, self.val_y, VAL_NAMES,
+            save_curves(os.path.join(self.img_dir, VAL_CURVE_NAME), self.val_x, self.val_y, VAL_NAMES[:len(self.val_y[0])],
                         f'{self.name} validation', ncols=1)
             webpage.add_summary_image(VAL_CURVE_NAME, width=320)
         for stem, names, labels in self.val_samples:
@@ -147,17 +147,19 @@ class Visualizer:
     def log_validation(self, result, step: int) -> None:
         """A `(val ...)` line in loss_log.txt, the validation curve and images on the page, the curve in visdom,
         the numbers and images in the trackers (at `step` images seen)."""
+        metrics = {'L1': result.l1, 'PSNR': result.psnr, 'SSIM': result.ssim,
+                   **({'FID': result.fid} if result.fid is not None else {})}
         message = (f'(val epoch: {result.epoch}, images: {len(result.metrics.rows)}, time: {result.seconds:.1f}) '
-                   f'L1: {result.l1:.6f} PSNR: {result.psnr:.4f} SSIM: {result.ssim:.6f}')
+                   f'L1: {result.l1:.6f} PSNR: {result.psnr:.4f} SSIM: {result.ssim:.6f}'
+                   + (f' FID: {result.fid:.4f}' if result.fid is not None else ''))
         tqdm.write(message)
         with open(self.log_name, 'a') as log_file:
             log_file.write(message + '\n')
         self.val_x.append(result.epoch)
-        self.val_y.append([result.l1, result.psnr, result.ssim])
+        self.val_y.append(list(metrics.values()))
         if self.display is not None:
-            self.display.plot_validation(np.array(self.val_x, dtype=float), np.array(self.val_y), VAL_NAMES)
+            self.display.plot_validation(np.array(self.val_x, dtype=float), np.array(self.val_y), VAL_NAMES[:len(metrics)])
         if self.trackers:
-            metrics = {'L1': result.l1, 'PSNR': result.psnr, 'SSIM': result.ssim}
             samples = [(stem, {label: tensor2im(image) for label, image in visuals.items()})
                        for stem, visuals in result.samples]
             for tracker in self.trackers:

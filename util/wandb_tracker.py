@@ -64,11 +64,15 @@ class WandbTracker:
         self.run.log({label: self.wandb.Image(image, caption=stem) for label, image in images.items()})
 
     def log_metrics_table(self, metrics: ResultMetrics) -> None:
-        """The per-image L1, PSNR and SSIM as a table 'metrics', and their means in the run summary."""
+        """The per-image L1, PSNR and SSIM as a table 'metrics'; their means, and FID and KID when computed, in the
+        run summary."""
         table = self.wandb.Table(columns=['image', 'L1', 'PSNR (dB)', 'SSIM'], data=[list(row) for row in metrics.rows])
         self.run.log({'metrics': table})
         for name, value in zip(('L1 mean', 'PSNR mean', 'SSIM mean'), metrics.means()):
             self.run.summary[name] = value
+        for name, value in metrics.set_distances().items():
+            if value is not None:
+                self.run.summary[name.upper().replace('_', ' ')] = value
 
     def close(self) -> None:
         self.run.finish()
