@@ -26,6 +26,7 @@ from options.base_options import (add_batch_size_flag, add_checkpoint_flags, add
                                   add_recorded_architecture_flags, add_speed_flags, parse_gpu_ids)
 from util import checkpoint
 from util.errors import UserError, report_user_errors
+from util.hardware import describe_peak_memory
 from util.image_io import is_deep, output_extension, read_image, read_size, to_array
 from util.util import save_image
 
@@ -144,7 +145,7 @@ def main() -> None:
             for path, (_, deep), output in zip(batch_paths, inputs, outputs):
                 write_output(output, pairs[path], deep)
                 bar.update()
-    print(f'wrote {len(todo)} image(s) to {opt.output}')
+    print(f'wrote {len(todo)} image(s) to {opt.output}; {describe_peak_memory(translator.device)}')
 
 
 def write_output(output: torch.Tensor, path: str, deep: bool) -> None:

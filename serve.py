@@ -12,6 +12,7 @@ import os
 import socket
 import tempfile
 import threading
+import time
 from dataclasses import asdict, dataclass
 
 import torch
@@ -31,6 +32,7 @@ from models.translator import Translator
 from options.base_options import add_checkpoint_flags, add_gpu_ids_flag, add_recorded_architecture_flags, add_speed_flags, parse_gpu_ids
 from util import checkpoint
 from util.errors import UserError, report_user_errors
+from util.hardware import describe_peak_memory
 from data.palette import Label, read_palette_file, training_set_palette
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'static')
@@ -96,7 +98,10 @@ class TranslationService:
                                         'file') from err
                 raise BadImage(422, str(err).replace(source, 'sent')) from err
             with self.lock:
+                start = time.perf_counter()
                 output = self.translator.translate_images(tensor[None])[0]
+                print(f'translated {tensor.shape[2]}x{tensor.shape[1]} in {time.perf_counter() - start:.2f} s; '
+                      f'{describe_peak_memory(self.translator.device)}', flush=True)
             predict.write_output(output, target, deep)
             with open(target, 'rb') as handle:
                 return handle.read()

@@ -1,24 +1,28 @@
 """Speed and peak memory of one --model pix2pixhd training step at high resolution, against pix2pixHD's own step.
 
 At each size (default 512x256 and 1024x512, batch 1, label_nc 35 with instance edges, every other flag at
-pix2pixHD's default) it times, interleaved round by round in one process, medians reported:
+pix2pixHD's default, plus --extra_flags) each configuration runs in a child process of its own: it builds the model
+(tuning it under --fast), runs one step to warm up, then --steps timed steps, and reports their seconds and its peak
+memory (peak RSS on the CPU, torch.cuda.max_memory_allocated on a GPU). The children take turns, configuration by
+configuration, for --rounds rounds, so that drifts of the machine hit all alike; medians are reported.
 - structure: bench/pix2pixhd_step.py, pix2pixHD's iteration written out (LSGAN + feature matching, no VGG), plain
-  float32, on copies of the model's own networks;
-- plain_no_vgg / fast_no_vgg: our model with --no_vgg_loss, without and with --fast (the like-for-like pair);
+  float32, on the model's own networks;
+- plain_no_vgg / fast_no_vgg / checkpointed_no_vgg: our model with --no_vgg_loss; plain, with --fast, and with
+  --checkpoint_activations (the memory-saving mode);
 - plain / fast: the full default objective, VGG19 perceptual loss included.
-Peak memory is measured per configuration in a child process that builds it and runs two steps: peak RSS on the
-CPU, torch.cuda.max_memory_allocated on a GPU. --fast tunes on a square crop of the image's height.
-Without torchvision's cached VGG19 weights, random ones are written to a temporary TORCH_HOME: same speed.
+--fast tunes on a square crop of the image's height. Without torchvision's cached VGG19 weights, random ones are
+written to a temporary TORCH_HOME: same speed.
 
     python bench/pix2pixhd_benchmark.py                       # CPU (and GPU when present)
-    python bench/pix2pixhd_benchmark.py --sizes 512x256 --rounds 3
-Writes bench/results/pix2pixhd-<device>-<kind>.json and prints a table.
+    python bench/pix2pixhd_benchmark.py --sizes 2048x1024 --configs plain_no_vgg checkpointed_no_vgg \\
+        --extra_flags="--netG local --ngf 32 --num_D 3" --tag local
+Writes bench/results/pix2pixhd-<device>-<kind>[-<tag>].json and prints a table.
 """
 import argparse
-import copy
 import json
 import os
 import resource
+import shlex
 import statistics
 import subprocess
 import sys
@@ -41,6 +45,7 @@ CONFIGS = {
     'structure': ['--no_vgg_loss'],
     'plain_no_vgg': ['--no_vgg_loss'],
     'fast_no_vgg': ['--no_vgg_loss', '--fast'],
+    'checkpointed_no_vgg': ['--no_vgg_loss', '--checkpoint_activations'],
     'plain': [],
     'fast': ['--fast'],
 }
@@ -51,9 +56,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--devices', nargs='+', default=None, help='cpu and/or cuda; default: cpu, plus cuda when present')
     parser.add_argument('--sizes', nargs='+', default=['512x256', '1024x512'], help='WIDTHxHEIGHT of the images')
     parser.add_argument('--configs', nargs='+', default=list(CONFIGS), choices=list(CONFIGS))
-    parser.add_argument('--extra_flags', nargs='*', default=[], help='train.py flags added to every configuration, '
-                                                                     'e.g. --netG local --ngf 32 --num_D 3')
-    parser.add_argument('--rounds', type=int, default=3, help='interleaved timing rounds; medians are reported')
+    parser.add_argument('--extra_flags', type=shlex.split, default=[], help='train.py flags added to every '
+                        'configuration, in one quoted argument: --extra_flags="--netG local --ngf 32 --num_D 3"')
+    parser.add_argument('--rounds', type=int, default=2, help='rounds of children, one per configuration each; medians are reported')
+    parser.add_argument('--steps', type=int, default=1, help='timed steps per child, after one to warm up')
+    parser.add_argument('--tag', default='', help='added to the result file name, e.g. local')
     parser.add_argument('--out_dir', default=os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results'))
     parser.add_argument('--probe', default=None, help=argparse.SUPPRESS)
     parser.add_argument('--probe_device', default='cpu', help=argparse.SUPPRESS)
@@ -112,8 +119,8 @@ class Runner:
         self.structure = None
         if name == 'structure':
             opt = self.model.opt
-            self.structure = Pix2PixHDStep(copy.deepcopy(self.model.netG), copy.deepcopy(self.model.netD),
-                                           opt.n_layers_D, opt.num_D, opt.lambda_feat, opt.lr, opt.beta1)
+            self.structure = Pix2PixHDStep(self.model.netG, self.model.netD, opt.n_layers_D, opt.num_D,
+                                           opt.lambda_feat, opt.lr, opt.beta1)
 
     def step(self) -> float:
         synchronize(self.device)
@@ -134,57 +141,66 @@ def peak_memory_mb(device: str) -> float:
 
 
 def probe(args: argparse.Namespace) -> None:
-    """Child process: build one configuration, run two steps, print the second step's seconds and the peak memory."""
+    """Child process: build one configuration, warm up with a step, time --steps more, print them and the peak."""
     ensure_vgg_weights()
     with tempfile.TemporaryDirectory() as checkpoints_dir:
         runner = Runner(args.probe, args.probe_device, parse_size(args.probe_size), checkpoints_dir)
         runner.step()
-        print(json.dumps({'step_s': runner.step(), 'peak_mb': peak_memory_mb(args.probe_device)}))
+        times = [runner.step() for _ in range(args.steps)]
+        print(json.dumps({'step_s': times, 'peak_mb': peak_memory_mb(args.probe_device), 'setup_s': runner.setup_s,
+                          'fast_choice': runner.choice}))
 
 
-def measure_memory(name: str, device: str, size: str) -> dict:
-    command = [sys.executable, os.path.abspath(__file__), '--probe', name, '--probe_device', device, '--probe_size', size]
+def run_child(name: str, device: str, size: str, args: argparse.Namespace) -> dict:
+    command = [sys.executable, os.path.abspath(__file__), '--probe', name, '--probe_device', device, '--probe_size', size,
+               f'--extra_flags={shlex.join(args.extra_flags)}', '--steps', str(args.steps)]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         return {'failed': (result.stderr.strip().splitlines() or ['exit status %d' % result.returncode])[-1]}
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def bench_size(device: str, size_text: str, args: argparse.Namespace, checkpoints_dir: str) -> dict[str, dict]:
-    size = parse_size(size_text)
-    memory = {name: measure_memory(name, device, size_text) for name in args.configs}
-    runners = {name: Runner(name, device, size, checkpoints_dir) for name in args.configs}
-    for runner in runners.values():
-        runner.step()
-    times: dict[str, list[float]] = {name: [] for name in runners}
-    names = list(runners)
+def bench_size(device: str, size_text: str, args: argparse.Namespace) -> dict[str, dict]:
+    runs: dict[str, list[dict]] = {name: [] for name in args.configs}
     for round_index in range(args.rounds):
-        for name in names[round_index % len(names):] + names[:round_index % len(names)]:
-            times[name].append(runners[name].step())
-        print(f'  {size_text} round {round_index + 1}/{args.rounds} done', file=sys.stderr)
-    seconds = {name: statistics.median(values) for name, values in times.items()}
+        names = args.configs[round_index % len(args.configs):] + args.configs[:round_index % len(args.configs)]
+        for name in names:
+            runs[name].append(run_child(name, device, size_text, args))
+            print(f'  {size_text} round {round_index + 1}/{args.rounds}: {name} {runs[name][-1]}', file=sys.stderr)
     results = {}
-    for name, runner in runners.items():
+    for name, children in runs.items():
+        done = [child for child in children if 'failed' not in child]
+        if not done:
+            results[name] = {'failed': children[0]['failed']}
+            continue
+        times = [seconds for child in done for seconds in child['step_s']]
         results[name] = {
             'flags': ' '.join(['--model pix2pixhd', *CONFIGS[name]]) + (' (written-out step)' if name == 'structure' else ''),
-            'step_s': round(seconds[name], 3),
-            'x_structure': round(seconds['structure'] / seconds[name], 3) if 'structure' in seconds else None,
-            'step_s_rounds': [round(value, 3) for value in times[name]],
-            'setup_s': round(runner.setup_s, 1), 'fast_choice': runner.choice,
-            'peak_memory_mb': round(memory[name]['peak_mb']) if 'peak_mb' in memory[name] else memory[name],
+            'step_s': round(statistics.median(times), 3), 'step_s_all': [round(value, 3) for value in times],
+            'peak_memory_mb': round(max(child['peak_mb'] for child in done)),
+            'setup_s': round(statistics.median(child['setup_s'] for child in done), 1),
+            'fast_choice': done[0]['fast_choice'],
         }
+    for row in results.values():
+        if 'step_s' in row and 'step_s' in results.get('plain_no_vgg', {}):
+            row['x_plain_no_vgg'] = round(results['plain_no_vgg']['step_s'] / row['step_s'], 3)
+            row['memory_x_plain_no_vgg'] = round(row['peak_memory_mb'] / results['plain_no_vgg']['peak_memory_mb'], 3)
     return results
 
 
 def markdown(report: dict) -> str:
     memory = 'peak RSS' if report['device_type'] == 'cpu' else 'max allocated'
-    lines = [f'### --model pix2pixhd on {report["device"]}, torch {report["torch"]} (kind: {report["kind"]})', '',
-             f'| size | config | s / step | x structure | {memory} (MiB) | set-up s | --fast chose |',
-             '|---|---|---|---|---|---|---|']
+    lines = [f'### --model pix2pixhd {" ".join(report["extra_flags"])} on {report["device"]}, torch {report["torch"]} '
+             f'(kind: {report["kind"]})', '',
+             f'| size | config | s / step | speed x plain_no_vgg | {memory} (MiB) | memory x plain_no_vgg | set-up s | --fast chose |',
+             '|---|---|---|---|---|---|---|---|']
     for size, results in report['results'].items():
         for name, row in results.items():
-            lines.append(f'| {size} | {name} | {row["step_s"]} | {row["x_structure"]} | {row["peak_memory_mb"]} | '
-                         f'{row["setup_s"]} | {row["fast_choice"] or ""} |')
+            if 'failed' in row:
+                lines.append(f'| {size} | {name} | failed: {row["failed"]} | | | | | |')
+                continue
+            lines.append(f'| {size} | {name} | {row["step_s"]} | {row.get("x_plain_no_vgg", "")} | {row["peak_memory_mb"]} | '
+                         f'{row.get("memory_x_plain_no_vgg", "")} | {row["setup_s"]} | {row["fast_choice"] or ""} |')
     return '\n'.join(lines)
 
 
@@ -198,16 +214,17 @@ def main() -> None:
     devices = args.devices or ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
     os.makedirs(args.out_dir, exist_ok=True)
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as checkpoints_dir:
-        for device in devices:
-            torch_device = torch.device('cuda', 0) if device == 'cuda' else torch.device('cpu')
-            report = {'device': describe_device(torch_device), 'device_type': device,
-                      'kind': device_kind(device, cpu_capabilities()), 'cpu_capabilities': cpu_capabilities(),
-                      'torch': torch.__version__, 'threads': torch.get_num_threads(), 'vgg19_weights': vgg,
-                      'extra_flags': args.extra_flags, 'rounds': args.rounds, 'method': __doc__.split('\n\n')[1],
-                      'results': {size: bench_size(device, size, args, checkpoints_dir) for size in args.sizes}}
-            report['benchmark_s'] = round(time.perf_counter() - start)
-            write_report(report, os.path.join(args.out_dir, f'pix2pixhd-{device}-{report["kind"]}.json'), markdown(report))
+    for device in devices:
+        torch_device = torch.device('cuda', 0) if device == 'cuda' else torch.device('cpu')
+        report = {'device': describe_device(torch_device), 'device_type': device,
+                  'kind': device_kind(device, cpu_capabilities()), 'cpu_capabilities': cpu_capabilities(),
+                  'torch': torch.__version__, 'threads': torch.get_num_threads(), 'vgg19_weights': vgg,
+                  'extra_flags': args.extra_flags, 'rounds': args.rounds, 'steps': args.steps,
+                  'method': __doc__.split('\n\n')[1],
+                  'results': {size: bench_size(device, size, args) for size in args.sizes}}
+        report['benchmark_s'] = round(time.perf_counter() - start)
+        tag = f'-{args.tag}' if args.tag else ''
+        write_report(report, os.path.join(args.out_dir, f'pix2pixhd-{device}-{report["kind"]}{tag}.json'), markdown(report))
 
 
 if __name__ == '__main__':

@@ -6,6 +6,7 @@ visual_names; networks are attributes named net<model_name>. optimize_parameters
 networks, optimizers and schedulers goes in rank_state / load_rank_state.
 """
 import argparse
+import contextlib
 import copy
 import os
 from abc import ABC, abstractmethod
@@ -19,7 +20,7 @@ from models import networks, speed
 from models.speed import SpeedSettings, prepare_network
 from models.step import StepPolicy
 from util import checkpoint, distributed
-from util.hardware import select_device
+from util.hardware import return_free_memory, select_device
 
 
 class BaseModel(StepPolicy, ABC):
@@ -61,7 +62,8 @@ class BaseModel(StepPolicy, ABC):
     def setup(self, opt, state: dict | None = None) -> None:
         """Create schedulers when training; load the networks when testing or resuming (from `state`, the training
         state --continue_train resumes, when there is one; else from the net files); choose and apply the speed
-        settings (a resumed --fast run keeps its choice); wrap for multi-process training when run by torchrun."""
+        settings (a resumed --fast run keeps its choice) after --checkpoint_activations; wrap for multi-process training when
+        run by torchrun."""
         if self.isTrain:
             self.schedulers = [networks.get_scheduler(optimizer, opt) for optimizer in self.optimizers]
         if state is not None:
@@ -69,19 +71,55 @@ class BaseModel(StepPolicy, ABC):
         elif not self.isTrain or opt.continue_train:
             self.load_networks(checkpoint.checkpoint_label(opt))
         self.print_networks(opt.verbose)
+        if self.isTrain and opt.checkpoint_activations:
+            for net in self.networks().values():
+                networks.checkpoint_activations(net)
         saved = state.get('speed') if state is not None else None
-        self.speed = speed.choose(SpeedSettings.from_opt(opt), opt.fast, self.device, self.speed_trial, self.isTrain, saved)
-        self.apply_speed(self.speed)
+        self.apply_speed(speed.choose(SpeedSettings.from_opt(opt), opt.fast, self.device, self.speed_trial, self.isTrain,
+                                      saved, self.held_as_is))
         if self.isTrain:
             for name, net in self.networks().items():
                 setattr(self, 'net' + name, distributed.wrap_ddp(net, self.device, sync_batchnorm=opt.norm == 'syncbatch'))
 
     def speed_trial(self, settings: SpeedSettings) -> Callable[[], None]:
-        """One training step (or test forward) of a copy of this model under `settings`, on a synthetic batch."""
-        trial = copy.deepcopy(self)
-        trial.apply_speed(settings)
-        trial.set_input(self.synthetic_batch())
-        return trial.optimize_parameters if self.isTrain else trial.test
+        """This model under `settings` with a synthetic batch: one training step (or test forward) for --fast to time,
+        inside held_as_is. Each starts as a first step, without gradients or Adam's moments (which follow the
+        parameters' layout), so that a trial holds no more memory than a step."""
+        self.drop_step_state()
+        if settings != self.speed:
+            self.apply_speed(settings)
+            return_free_memory()  # the parameters' storage before a change of memory format
+        self.set_input(self.synthetic_batch())
+        return self.optimize_parameters if self.isTrain else self.test
+
+    @contextlib.contextmanager
+    def held_as_is(self):
+        """Afterwards, put back exactly all that steps change (networks, optimizers, schedulers, scaler, image pool,
+        divergence counters, as a resume restores them): --fast times steps of this very model, no copy of it, and
+        the state waits on disk meanwhile, so tuning costs about the memory of a step."""
+        networks = {name: distributed.unwrap(net).state_dict() for name, net in self.networks().items()}
+        training = (self.training_state(), self.rank_state()) if self.isTrain else None
+        divergence = copy.deepcopy(self.divergence) if self.isTrain else None
+        with checkpoint.set_aside(self.save_dir, {'networks': networks, 'training': training}) as take_back:
+            del networks, training
+            try:
+                yield
+            finally:
+                self.drop_step_state()
+                saved = take_back()
+                for name, net in self.networks().items():
+                    distributed.unwrap(net).load_state_dict(saved['networks'][name])
+                if self.isTrain:
+                    self.load_training_state(saved['training'][0])
+                    self.load_rank_state(saved['training'][1])
+                    self.divergence = divergence
+
+    def drop_step_state(self) -> None:
+        """Free the gradients and Adam's moments (tuning only: a resume restores the moments)."""
+        for optimizer in self.optimizers:
+            optimizer.state.clear()
+            optimizer.zero_grad(set_to_none=True)
+        return_free_memory()
 
     def synthetic_batch(self) -> dict:
         """Random images of the configured batch size, crop size and channel counts."""
@@ -94,7 +132,9 @@ class BaseModel(StepPolicy, ABC):
         return {**images, 'A_paths': ['synthetic.png'] * batch, 'B_paths': ['synthetic.png'] * batch}
 
     def apply_speed(self, settings: SpeedSettings) -> None:
-        """Autocast dtype and gradient scaler, memory format, fused Adam and torch.compile, as `settings` say."""
+        """Autocast dtype and gradient scaler, memory format, fused Adam and torch.compile, as `settings` say; they
+        become self.speed."""
+        self.speed = settings
         self.set_precision(settings.amp)
         for name, net in self.networks().items():
             setattr(self, 'net' + name, prepare_network(net, settings))

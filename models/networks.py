@@ -13,6 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn import init
 from torch.optim import lr_scheduler
+from torch.utils.checkpoint import checkpoint
 from torchvision.models import VGG19_Weights, vgg19
 
 from util.errors import UserError
@@ -168,6 +169,27 @@ def run_at_any_size(net: nn.Module, x: torch.Tensor, multiple: int) -> torch.Ten
 DISCRIMINATORS = ('basic', 'n_layers', 'pixel', 'multiscale')
 
 
+def recomputed(module: nn.Module, *inputs):
+    """module(*inputs); with --checkpoint_activations (module.recompute) and gradients on, only the inputs are kept
+    and the forward runs again in the backward (torch.utils.checkpoint): less memory for more time."""
+    if getattr(module, 'recompute', False) and torch.is_grad_enabled():
+        return checkpoint(module, *inputs, use_reentrant=False)
+    return module(*inputs)
+
+
+def checkpoint_activations(net: nn.Module) -> None:
+    """Mark for recomputation the residual blocks' convolutions, the local enhancer's coarse generator and branches,
+    and each scale of the multiscale discriminator (the state_dict keys stay as they are)."""
+    for module in net.modules():
+        if isinstance(module, ResnetBlock):
+            module.conv_block.recompute = True
+        elif isinstance(module, LocalEnhancer):
+            for name, branch in module.named_children():
+                branch.recompute = name != 'downsample'
+        elif isinstance(module, MultiscaleDiscriminator):
+            module.recompute_scales = True
+
+
 def define_G(input_nc: int, output_nc: int, ngf: int, netG: str, norm: str = 'batch', use_dropout: bool = False,
              init_type: str = 'normal', init_gain: float = 0.02, device: torch.device | None = None,
              n_downsample_global: int = 4, n_blocks_global: int = 9, n_local_enhancers: int = 1,
@@ -317,7 +339,7 @@ class ResnetBlock(nn.Module):
         return nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv_block(x)
+        return x + recomputed(self.conv_block, x)
 
 
 class UnetGenerator(nn.Module):
@@ -473,10 +495,10 @@ class LocalEnhancer(nn.Module):
         pyramid = [x]
         for _ in range(self.n_local_enhancers):
             pyramid.append(self.downsample(pyramid[-1]))
-        output = self.model(pyramid[-1])
+        output = recomputed(self.model, pyramid[-1])
         for n in range(1, self.n_local_enhancers + 1):
             front, back = getattr(self, f'model{n}_1'), getattr(self, f'model{n}_2')
-            output = back(front(pyramid[self.n_local_enhancers - n]) + output)
+            output = recomputed(back, recomputed(front, pyramid[self.n_local_enhancers - n]) + output)
         return output
 
 
@@ -514,19 +536,27 @@ class MultiscaleDiscriminator(nn.Module):
                 setattr(self, f'layer{i}', nn.Sequential(*[module for stage in stages for module in stage]))
         self.n_stages = n_layers + 2
         self.downsample = input_pyramid_downsample()
+        self.recompute_scales = False
 
     def scale_stages(self, scale: int) -> list[nn.Module]:
         if self.intermediate_features:
             return [getattr(self, f'scale{scale}_layer{j}') for j in range(self.n_stages)]
         return [getattr(self, f'layer{scale}')]
 
+    def run_scale(self, scale: int, x: torch.Tensor) -> list[torch.Tensor]:
+        features = []
+        for stage in self.scale_stages(scale):
+            features.append(stage(features[-1] if features else x))
+        return features
+
     def forward(self, x: torch.Tensor) -> list[list[torch.Tensor]]:
         results = []
         for i in range(self.num_D):
-            features = []
-            for stage in self.scale_stages(self.num_D - 1 - i):
-                features.append(stage(features[-1] if features else x))
-            results.append(features)
+            scale = self.num_D - 1 - i
+            if self.recompute_scales and torch.is_grad_enabled():
+                results.append(checkpoint(self.run_scale, scale, x, use_reentrant=False))
+            else:
+                results.append(self.run_scale(scale, x))
             if i != self.num_D - 1:
                 x = self.downsample(x)
         return results

@@ -4,8 +4,10 @@ benchmark.
 
 No setting is assumed to help: a flag that doubles the speed on one CPU can make it 30 times slower on another.
 --fast times each candidate on a synthetic batch of the configured shape, interleaved round by round with the
-plain float32 path, on this very machine, and keeps the fastest combination.
+plain float32 path, on this very machine, and keeps the fastest combination. The candidates take turns on the one
+model, which the caller puts back exactly afterwards (`hold`): no copy, so tuning needs little more memory than a step.
 """
+import contextlib
 import sys
 import time
 from dataclasses import asdict, dataclass, fields, replace
@@ -44,9 +46,11 @@ class SpeedSettings:
 
 
 def choose(requested: SpeedSettings, fast: bool, device: torch.device, make_step: Callable[[SpeedSettings], Callable[[], None]],
-           training: bool, saved: dict | None = None) -> SpeedSettings:
+           training: bool, saved: dict | None = None,
+           hold: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext) -> SpeedSettings:
     """The settings to run with: the requested flags (--amp only where native), or under --fast the choice the
-    resumed run recorded in `saved`, else the fastest measured here (by rank 0, for every rank)."""
+    resumed run recorded in `saved`, else the fastest measured here (by rank 0, for every rank). `make_step` puts the
+    model under given settings and returns one step of it; `hold` restores the model afterwards."""
     settings = replace(requested, amp=amp_if_native(requested.amp, device))
     if not fast:
         return settings
@@ -56,7 +60,7 @@ def choose(requested: SpeedSettings, fast: bool, device: torch.device, make_step
         return settings
     report = None
     if distributed.is_main_process():
-        with rng_untouched():
+        with rng_untouched(), hold():
             settings, _, report = tune(make_step, device, training)
     settings = SpeedSettings(**distributed.broadcast_from_main(asdict(settings)))
     if report:
@@ -75,9 +79,10 @@ def amp_if_native(requested: bool, device: torch.device) -> bool:
 
 
 def prepare_network(net: torch.nn.Module, settings: SpeedSettings) -> torch.nn.Module:
-    """`net` in channels-last memory format and compiled, as `settings` say (converted in place, compiled as a wrapper)."""
-    if settings.channels_last:
-        net.to(memory_format=torch.channels_last)
+    """`net` in channels-last (or back in contiguous) memory format and compiled (or not), as `settings` say:
+    converted in place, compiled as a wrapper."""
+    net = getattr(net, '_orig_mod', net)
+    net.to(memory_format=torch.channels_last if settings.channels_last else torch.contiguous_format)
     return torch.compile(net) if settings.compile else net
 
 
@@ -95,21 +100,22 @@ def candidate_features(device: torch.device, training: bool) -> list[str]:
 
 
 class Trial:
-    """One candidate: its settings, a function running one step with them, and the measured step times."""
+    """One candidate: its settings, the function that puts the model under them and returns one step, the times."""
 
     def __init__(self, settings: SpeedSettings, make_step: Callable[[SpeedSettings], Callable[[], None]],
                  device: torch.device):
         self.settings = settings
-        self.step: Callable[[], None] | None = make_step(settings)
+        self.make_step = make_step
         self.device = device
         self.times: list[float] = []
         self.last = 0.0
 
     def run(self) -> float:
+        step = self.make_step(self.settings)
         if self.device.type == 'cuda':
             torch.cuda.synchronize(self.device)
         start = time.perf_counter()
-        self.step()
+        step()
         if self.device.type == 'cuda':
             torch.cuda.synchronize(self.device)
         self.last = time.perf_counter() - start
@@ -120,10 +126,6 @@ class Trial:
         Later calls that are still slow lose to the fastest round anyway (`seconds` is a minimum)."""
         for _ in range(3 if self.settings.compile else 1):
             self.run()
-
-    def release(self) -> None:
-        """Drop the candidate's copy of the model once its times are in."""
-        self.step = None
 
     @property
     def seconds(self) -> float:
@@ -155,7 +157,6 @@ def measure_against(base: Trial, settings: SpeedSettings, make_step: Callable[[S
     trial = Trial(settings, make_step, device)
     trial.warm_up()
     interleave([base, trial], budget_s)
-    trial.release()
     return trial
 
 
@@ -181,8 +182,6 @@ def tune(make_step: Callable[[SpeedSettings], Callable[[], None]], device: torch
     for trial in [base] + firsts:
         trial.warm_up()
     interleave([base] + firsts, 0.65 * budget - (time.perf_counter() - start))
-    for trial in firsts:
-        trial.release()
     measured = [base] + firsts
     harmless = [feature for feature, trial in singles.items() if base.seconds / trial.seconds >= 1 / MIN_GAIN]
     combined = fastest(measured).settings.plus(*harmless)
@@ -197,5 +196,4 @@ def tune(make_step: Callable[[SpeedSettings], Callable[[], None]], device: torch
               f'{ratio:.2f}x the plain float32 {"step" if training else "forward"} '
               f'({1 / best.seconds:.2f} against {1 / base.seconds:.2f} it/s; {len(measured)} settings timed '
               f'in {time.perf_counter() - start:.0f} s on {describe_device(device)})')
-    base.release()
     return best.settings, ratio, report

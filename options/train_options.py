@@ -34,6 +34,7 @@ class TrainOptions(BaseOptions):
         training.add_argument('--beta1', type=float, default=0.5, help='momentum term of Adam')
         training.add_argument('--gan_mode', type=str, default='lsgan', help='GAN objective [vanilla | lsgan | wgangp]; vanilla is the cross-entropy of the original paper')
         training.add_argument('--pool_size', type=int, default=50, help='size of the buffer of generated images shown to D; 0 turns it off')
+        training.add_argument('--checkpoint_activations', action='store_true', help='keep less in memory: the residual blocks, the local enhancer\'s parts and each scale of the multiscale D recompute their activations in the backward instead of storing them (about half the memory of a 2048x1024 pix2pixHD step, for some more time); needs --norm instance or none')
         training.add_argument('--nan_policy', type=str, default='stop', help='when a loss becomes NaN or infinite: stop (at the next --print_freq or save, before writing any checkpoint; exit code 2) or skip (leave out that update, count it in loss_log.txt)')
         validation = parser.add_argument_group('validation')
         validation.add_argument('--val_dataroot', type=str, default=None, help='folder of validation images as --dataset_mode reads them (A|B pairs; colour photos for colorization; for labeled, the folder holding val_label/); default: <dataroot>/val when it exists')

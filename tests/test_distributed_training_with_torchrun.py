@@ -58,9 +58,11 @@ def logged_digests(stdout: str, net: str) -> list[str]:
 
 
 def test_torchrun_trains_pix2pixhd_with_its_multiscale_discriminator(tmp_path):
-    """The multiscale D returns every stage's features through DDP; both ranks end with rank 0's saved weights."""
+    """The multiscale D returns every stage's features through DDP, with its scales and G's blocks recomputed in
+    the backward (--checkpoint_activations); both ranks end with rank 0's saved weights."""
     make_labeled_dataset(tmp_path / 'data', {'train': NUM_IMAGES})
-    stdout = run_torchrun(tmp_path, 2, [*HD_TINY_NET, '--label_nc', '12', '--no_vgg_loss', '--preprocess', 'none'])
+    stdout = run_torchrun(tmp_path, 2, [*HD_TINY_NET, '--label_nc', '12', '--no_vgg_loss', '--preprocess', 'none',
+                                        '--checkpoint_activations'])
     assert 'G_GAN_Feat' in stdout
     for net in ('G', 'D'):
         saved = checkpoint_parameters_digest(str(tmp_path / 'ckpt' / 'ddp' / f'latest_net_{net}.pth'))

@@ -3,10 +3,12 @@ recorded in <phase>_opt.txt and the training state, and reused by --continue_tra
 device computes low precision natively: elsewhere one warning and float32 (checked on an AVX2-only CPU emulated
 with ATEN_CPU_CAPABILITY=avx2 and ONEDNN_MAX_CPU_ISA=AVX2, whatever this machine is)."""
 import os
+import random
 import re
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 
 import pytest
 import torch
@@ -14,7 +16,8 @@ import torch
 from models import speed
 from models.speed import SpeedSettings
 from util.checkpoint import read_options_file
-from tiny_runs import REPO, TINY_NET, make_aligned_dataset, run_entry
+from tiny_runs import (HD_TINY_NET, REPO, TINY_NET, TINY_UNET, build_model, label_batch, make_aligned_dataset,
+                       random_batch, run_entry)
 from util.checkpoint import load_weights
 
 AVX2_ONLY = {'ATEN_CPU_CAPABILITY': 'avx2', 'ONEDNN_MAX_CPU_ISA': 'AVX2'}
@@ -119,3 +122,29 @@ def test_amp_without_native_low_precision_warns_once_and_trains_float32(tmp_path
         amp_weights = load_weights(str(tmp_path / 'ck' / 'amp' / f'latest_net_{net}.pth'))
         plain_weights = load_weights(str(tmp_path / 'ck' / 'plain' / f'latest_net_{net}.pth'))
         assert all(torch.equal(amp_weights[key], plain_weights[key]) for key in plain_weights), net
+
+
+@pytest.mark.parametrize('model_flags', [['--pool_size', '2'], ['--model', 'pix2pixhd', '--dataset_mode', 'labeled',
+                                                                 '--no_vgg_loss']], ids=['pix2pix', 'pix2pixhd'])
+def test_fast_tunes_the_model_itself_and_leaves_it_exactly_as_it_was(tmp_path, model_flags):
+    """No copy of the model (so no copy of its memory): the candidates' steps run on the model, which is then put
+    back from its state set aside on disk; so the tuned model's next two steps equal those of an untuned one built from the same seed with the
+    chosen flags (weights, Adam's moments and, with --pool_size, the image pool)."""
+    net = HD_TINY_NET if '--model' in model_flags else TINY_UNET
+    tuned = build_model(tmp_path / 'tuned', '--fast', *model_flags, net=net)
+    assert not list((tmp_path / 'tuned').rglob('*.tmp')), 'the state set aside on disk was left behind'
+    chosen = [f'--{flag}' for flag, on in asdict(tuned.speed).items() if on]
+    untuned = build_model(tmp_path / 'untuned', *chosen, *model_flags, net=net)
+    for model in (tuned, untuned):
+        assert all(not optimizer.state for optimizer in model.optimizers)
+        for seed in (1, 2):
+            torch.manual_seed(seed)  # dropout's masks
+            random.seed(seed)  # the image pool's choices
+            model.set_input(label_batch(model, seed) if net is HD_TINY_NET else random_batch(model, seed))
+            model.optimize_parameters()
+    for name in ('G', 'D'):
+        expected, actual = untuned.networks()[name].state_dict(), tuned.networks()[name].state_dict()
+        assert all(torch.equal(expected[key], actual[key]) for key in expected), name
+    moments = [[state['exp_avg'] for state in optimizer.state.values()] for optimizer in untuned.optimizers]
+    assert all(torch.equal(a, b) for expected, optimizer in zip(moments, tuned.optimizers)
+               for a, b in zip(expected, [state['exp_avg'] for state in optimizer.state.values()]))

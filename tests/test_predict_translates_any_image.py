@@ -1,6 +1,7 @@
 """predict.py and the Translator API translate files, folders and globs at each image's own size (padding, never
 resizing), 16-bit and 1- or 4-channel images included, and agree with test.py where both apply."""
 import os
+import re
 import shutil
 
 import cv2
@@ -62,7 +63,7 @@ def test_folder_of_mixed_sizes_in_batches_of_4(unet256, tmp_path):
     for index, size in enumerate(sizes):
         output = tmp_path / 'out' / ('sub' if index % 2 else '') / f'{index}.png'
         assert Image.open(output).size == size
-    assert 'wrote 6 image(s)' in result.stdout
+    assert re.search(r'wrote 6 image\(s\) to .*; peak memory \d+\.\d\d GiB', result.stdout), result.stdout
 
     again = predict(unet256, '--input', str(tmp_path / 'in'), '--output', str(tmp_path / 'out'))
     assert 'skipping 6 image(s) whose output exists' in again.stdout and 'wrote 0 image(s)' in again.stdout

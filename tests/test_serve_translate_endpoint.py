@@ -1,6 +1,7 @@
 """serve.py's POST /translate answers with what predict.py writes for the same file, refuses bad input with one line
 and goes on serving, and keeps 16 simultaneous requests apart."""
 import io
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -23,11 +24,23 @@ CONCURRENT = 16
 
 
 @pytest.fixture(scope='module')
-def server(tiny_experiment, tmp_path_factory):
+def serve_process(tiny_experiment, tmp_path_factory):
     process, url = start_serve(['--name', 'tiny', '--checkpoints_dir', str(tiny_experiment), '--gpu_ids', '-1',
                                 '--max_pixels', str(MAX_PIXELS)])
-    yield url
+    yield process, url
     stop(process)
+
+
+@pytest.fixture(scope='module')
+def server(serve_process) -> str:
+    return serve_process[1]
+
+
+def test_each_translation_prints_its_time_and_the_peak_memory(serve_process):
+    process, url = serve_process
+    assert translate(url, encoded(40, 24, seed=1)).status_code == 200
+    process.log.seek(0)
+    assert re.search(r'translated 40x24 in \d+\.\d\d s; peak memory \d+\.\d\d GiB', process.log.read())
 
 
 def encoded(width: int, height: int, seed: int, image_format: str = 'PNG', mode: str = 'RGB') -> bytes:

@@ -310,9 +310,10 @@ def start_serve(args: list[str], lifetime_s: int = 600) -> tuple[subprocess.Pope
 
 def start_server(command: list[str], port: int, name: str, timeout: float = 60) -> subprocess.Popen:
     """Start a server process on 127.0.0.1:port and wait until it accepts connections (output to a temporary file,
-    shown when it fails to start)."""
+    shown when it fails to start, and readable as server.log)."""
     log = tempfile.TemporaryFile(mode='w+')
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    server.log = log
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

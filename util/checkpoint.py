@@ -6,7 +6,8 @@ In <checkpoints_dir>/<name>/:
   record (models.record);
 - <phase>_opt.txt: the options, in the reference's format (printed by options.base_options);
 - .lock: held by the one train.py that writes the folder;
-- wandb_run_id.txt: the wandb run a resumed or restarted --use_wandb run goes on logging to.
+- wandb_run_id.txt: the wandb run a resumed or restarted --use_wandb run goes on logging to;
+- .fast_tuning.pth.<random>.tmp, while --fast tunes: the model's state, set aside on disk rather than in memory.
 Labels are `latest`, `best`, an epoch number or `iter_<n>`. A label's files are written as one set, all or nothing
 (save_checkpoint), each through a temporary file renamed into place.
 
@@ -16,12 +17,14 @@ not inherited by forked children: data-loader workers that outlive a killed trai
 the folder locked. A POSIX lock is also released when its process closes any descriptor of the file, so only
 this module opens it. Readers (test.py, predict.py) never take it.
 """
+import contextlib
 import fcntl
 import os
 import re
 import socket
 import sys
 import tempfile
+from typing import Callable, Iterator
 
 import torch
 import torch.nn as nn
@@ -94,6 +97,18 @@ def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+@contextlib.contextmanager
+def set_aside(save_dir: str, state: dict) -> Iterator[Callable[[], dict]]:
+    """`state` (tensors and plain values) written now to a temporary file of the experiment folder instead of being
+    copied in memory; yields the function that reads it back. The file goes afterwards (after a kill, at the next
+    start, with the other temporaries)."""
+    path = write_temporary(state, os.path.join(save_dir, 'fast_tuning.pth'))
+    try:
+        yield lambda: torch.load(path, map_location='cpu', weights_only=True)
+    finally:
+        os.remove(path)
 
 
 def remove_stale_temporaries(save_dir: str) -> list[str]:

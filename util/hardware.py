@@ -1,6 +1,9 @@
 """The one place that answers device questions: which device --gpu_ids means, and what it computes natively."""
+import ctypes
+import ctypes.util
 import os
 import platform
+import resource
 import warnings
 
 import torch
@@ -59,6 +62,22 @@ def native_autocast_dtype(device: torch.device) -> torch.dtype | None:
         major, minor = torch.cuda.get_device_capability(device)
         return torch.float16 if major >= 7 or (major, minor) == (6, 0) else None
     return torch.bfloat16 if cpu_has_native_bf16() else None
+
+
+def return_free_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc's malloc_trim), where the process freed large tensors
+    that the heap would otherwise keep: the resident size falls to what is in use. A no-op elsewhere."""
+    libc_name = ctypes.util.find_library('c')
+    libc = ctypes.CDLL(libc_name) if libc_name else None
+    if libc is not None and hasattr(libc, 'malloc_trim'):
+        libc.malloc_trim(0)
+
+
+def describe_peak_memory(device: torch.device) -> str:
+    """This process's peak memory so far: what torch allocated on a GPU, the resident set on the CPU."""
+    if device.type == 'cuda':
+        return f'peak GPU memory {torch.cuda.max_memory_allocated(device) / 2 ** 30:.2f} GiB (allocated by torch)'
+    return f'peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20:.2f} GiB (resident, this process)'
 
 
 def describe_device(device: torch.device) -> str:
