@@ -92,9 +92,11 @@ class BaseOptions:
         return opt
 
     def save(self, opt: argparse.Namespace, speed: dict) -> None:
-        """Rank 0 writes <checkpoints_dir>/<name>/<phase>_opt.txt, once the model is set up, with the speed settings used."""
+        """Rank 0 writes <checkpoints_dir>/<name>/<phase>_opt.txt, once the model is set up, with the speed settings
+        used; test.py on the training split writes test_train_opt.txt, never over the training record."""
         if is_main_process():
-            checkpoint.write_options_file(checkpoint.experiment_dir(opt), opt.phase, format_options(opt, self.parser, speed))
+            phase = 'test_train' if opt.phase == 'train' and not self.is_train else opt.phase
+            checkpoint.write_options_file(checkpoint.experiment_dir(opt), phase, format_options(opt, self.parser, speed))
 
 
 def format_options(opt: argparse.Namespace, parser: argparse.ArgumentParser, used: dict | None = None) -> str:
