@@ -252,17 +252,23 @@ def bench_device(device: str, args: argparse.Namespace, checkpoints_dir: str) ->
 def markdown(report: dict) -> str:
     lines = [f'### {report["device"]}, torch {report["torch"]} (kind: {report["kind"]})',
              f'one training iteration: {report["gflop_per_train_iter_per_image"]} GFLOP per image; matmul peak fp32 '
-             f'{report["peak_gflop_s"]["fp32"]} GFLOP/s, bf16 {report["peak_gflop_s"]["bf16"]} GFLOP/s', '',
-             '| batch | config | train it/s | x reference | x plain | test img/s | x plain | set-up s | --fast chose |',
-             '|---|---|---|---|---|---|---|---|---|']
-    for batch_size, results in report['results'].items():
+             f'{report["peak_gflop_s"]["fp32"]} GFLOP/s, bf16 {report["peak_gflop_s"]["bf16"]} GFLOP/s', '']
+    header = ['batch', 'config', 'train it/s', 'x reference', 'x plain', 'test img/s', 'x plain', 'set-up s', '--fast chose']
+    return '\n'.join(lines + table_lines(header, report['results'], 'excluded', lambda row: [
+        row['train_it_s'], row['x_reference'], row['x_plain'], row['test_img_s'], row['test_x_plain'], row['setup_s'],
+        row['fast_choice'] or '']))
+
+
+def table_lines(header: list[str], groups: dict[str, dict[str, dict]], note_key: str,
+                cells: Callable[[dict], list]) -> list[str]:
+    """A markdown table, one row per group (batch size, image size) and configuration; a row holding `note_key`
+    (excluded, failed) shows that note instead of its numbers."""
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    for group, results in groups.items():
         for name, row in results.items():
-            if 'excluded' in row:
-                lines.append(f'| {batch_size} | {name} | {row["excluded"]} | | | | | | |')
-                continue
-            lines.append(f'| {batch_size} | {name} | {row["train_it_s"]} | {row["x_reference"]} | {row["x_plain"]} | '
-                         f'{row["test_img_s"]} | {row["test_x_plain"]} | {row["setup_s"]} | {row["fast_choice"] or ""} |')
-    return '\n'.join(lines)
+            values = [f'{note_key}: {row[note_key]}'] + [''] * (len(header) - 3) if note_key in row else cells(row)
+            lines.append('| ' + ' | '.join(str(value) for value in [group, name, *values]) + ' |')
+    return lines
 
 
 def write_report(report: dict, path: str, table: str) -> None:

@@ -33,7 +33,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.benchmark import device_kind, synchronize, write_report  # noqa: E402
+from bench.benchmark import device_kind, synchronize, table_lines, write_report  # noqa: E402
 from bench.pix2pixhd_step import Pix2PixHDStep  # noqa: E402
 from models import create_model  # noqa: E402
 from models.base_model import BaseModel  # noqa: E402
@@ -190,18 +190,13 @@ def bench_size(device: str, size_text: str, args: argparse.Namespace) -> dict[st
 
 def markdown(report: dict) -> str:
     memory = 'peak RSS' if report['device_type'] == 'cpu' else 'max allocated'
-    lines = [f'### --model pix2pixhd {" ".join(report["extra_flags"])} on {report["device"]}, torch {report["torch"]} '
-             f'(kind: {report["kind"]})', '',
-             f'| size | config | s / step | speed x plain_no_vgg | {memory} (MiB) | memory x plain_no_vgg | set-up s | --fast chose |',
-             '|---|---|---|---|---|---|---|---|']
-    for size, results in report['results'].items():
-        for name, row in results.items():
-            if 'failed' in row:
-                lines.append(f'| {size} | {name} | failed: {row["failed"]} | | | | | |')
-                continue
-            lines.append(f'| {size} | {name} | {row["step_s"]} | {row.get("x_plain_no_vgg", "")} | {row["peak_memory_mb"]} | '
-                         f'{row.get("memory_x_plain_no_vgg", "")} | {row["setup_s"]} | {row["fast_choice"] or ""} |')
-    return '\n'.join(lines)
+    title = (f'### --model pix2pixhd {" ".join(report["extra_flags"])} on {report["device"]}, torch {report["torch"]} '
+             f'(kind: {report["kind"]})')
+    header = ['size', 'config', 's / step', 'speed x plain_no_vgg', f'{memory} (MiB)', 'memory x plain_no_vgg',
+              'set-up s', '--fast chose']
+    return '\n'.join([title, ''] + table_lines(header, report['results'], 'failed', lambda row: [
+        row['step_s'], row.get('x_plain_no_vgg', ''), row['peak_memory_mb'], row.get('memory_x_plain_no_vgg', ''),
+        row['setup_s'], row['fast_choice'] or '']))
 
 
 def main() -> None:
