@@ -17,11 +17,11 @@ from models.record import architecture_overrides
 from models.translator import Translator
 from options.base_options import add_checkpoint_flags, add_crop_size_flag, add_recorded_architecture_flags
 from util import checkpoint
-from util.errors import UserError, report_user_errors
+from util.errors import ArgumentParser, UserError, report_user_errors
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+    parser = ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_checkpoint_flags(parser)
     add_crop_size_flag(parser)

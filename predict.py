@@ -25,14 +25,14 @@ from models.translator import Translator
 from options.base_options import (add_batch_size_flag, add_checkpoint_flags, add_gpu_ids_flag, add_overwrite_flag,
                                   add_recorded_architecture_flags, add_speed_flags, parse_gpu_ids)
 from util import checkpoint
-from util.errors import UserError, report_user_errors
+from util.errors import ArgumentParser, UserError, report_user_errors
 from util.hardware import describe_peak_memory
 from util.image_io import is_deep, output_extension, read_image, read_size, to_array
 from util.util import save_image
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+    parser = ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_checkpoint_flags(parser, name_required=True)
     parser.add_argument('--input', nargs='+', required=True, help='image files, folders (searched recursively) or glob patterns')

@@ -31,7 +31,7 @@ from models.speed import SpeedSettings
 from models.translator import Translator
 from options.base_options import add_checkpoint_flags, add_gpu_ids_flag, add_recorded_architecture_flags, add_speed_flags, parse_gpu_ids
 from util import checkpoint
-from util.errors import UserError, report_user_errors
+from util.errors import ArgumentParser, UserError, report_user_errors
 from util.hardware import describe_peak_memory
 from data.palette import Label, read_palette_file, training_set_palette
 
@@ -41,7 +41,7 @@ DEFAULT_SIZE = 256  # the reference's --crop_size, for a checkpoint without trai
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+    parser = ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_checkpoint_flags(parser, name_required=True)
     add_gpu_ids_flag(parser)

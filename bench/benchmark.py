@@ -32,6 +32,7 @@ from models import create_model  # noqa: E402
 from models.base_model import BaseModel  # noqa: E402
 from options.base_options import parse_gpu_ids  # noqa: E402
 from options.train_options import TrainOptions  # noqa: E402
+from util.errors import ArgumentParser  # noqa: E402
 from util.hardware import cpu_capabilities, describe_device  # noqa: E402
 
 CONFIGS = {
@@ -51,7 +52,7 @@ TEST_IMAGES_PER_ROUND = 4
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--devices', nargs='+', default=None, help='cpu and/or cuda; default: cpu, plus cuda when present')
     parser.add_argument('--batch_sizes', nargs='+', type=int, default=[1, 4], help='16 is slow on CPU, so optional')
     parser.add_argument('--rounds', type=int, default=4, help='interleaved timing rounds; medians are reported')

@@ -39,6 +39,7 @@ from models import create_model  # noqa: E402
 from models.base_model import BaseModel  # noqa: E402
 from options.base_options import parse_gpu_ids  # noqa: E402
 from options.train_options import TrainOptions  # noqa: E402
+from util.errors import ArgumentParser  # noqa: E402
 from util.hardware import cpu_capabilities, describe_device  # noqa: E402
 
 CONFIGS = {
@@ -52,7 +53,7 @@ CONFIGS = {
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--devices', nargs='+', default=None, help='cpu and/or cuda; default: cpu, plus cuda when present')
     parser.add_argument('--sizes', nargs='+', default=['512x256', '1024x512'], help='WIDTHxHEIGHT of the images')
     parser.add_argument('--configs', nargs='+', default=list(CONFIGS), choices=list(CONFIGS))

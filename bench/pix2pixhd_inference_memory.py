@@ -9,7 +9,6 @@ torch allocated on a GPU); this script collects those lines and the time each to
     python bench/pix2pixhd_inference_memory.py [--size 2048x1024] [--gpu_ids -1]
 Writes bench/results/pix2pixhd-inference-<device>-<kind>.json and prints a table.
 """
-import argparse
 import os
 import re
 import subprocess
@@ -30,6 +29,7 @@ from models import create_model  # noqa: E402
 from options.base_options import format_options, parse_gpu_ids  # noqa: E402
 from options.train_options import TrainOptions  # noqa: E402
 from util import checkpoint  # noqa: E402
+from util.errors import ArgumentParser  # noqa: E402
 from util.hardware import cpu_capabilities, describe_device  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -102,7 +102,7 @@ def run_serve(checkpoints_dir: str, label_file: str, gpu_ids: str) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--size', default='2048x1024', help='WIDTHxHEIGHT of the label map')
     parser.add_argument('--gpu_ids', default='-1', help='-1: the CPU; 0: the first GPU')
     parser.add_argument('--out_dir', default=os.path.join(REPO, 'bench', 'results'))

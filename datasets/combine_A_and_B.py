@@ -18,7 +18,7 @@ from PIL import Image
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from data.image_folder import is_image_file  # noqa: E402
-from util.errors import UserError, report_user_errors  # noqa: E402
+from util.errors import ArgumentParser, UserError, report_user_errors  # noqa: E402
 
 
 
@@ -34,7 +34,7 @@ class SplitPlan(NamedTuple):
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='create image pairs {A|B} for pix2pix')
+    parser = ArgumentParser(description='create image pairs {A|B} for pix2pix')
     parser.add_argument('--fold_A', required=True, help='input directory for image A (holds split subfolders)')
     parser.add_argument('--fold_B', required=True, help='input directory for image B (same split subfolders)')
     parser.add_argument('--fold_AB', required=True, help='output directory for the combined images')

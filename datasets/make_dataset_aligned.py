@@ -17,7 +17,7 @@ from PIL import Image
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from data.image_folder import is_image_file  # noqa: E402
-from util.errors import UserError, report_user_errors  # noqa: E402
+from util.errors import ArgumentParser, UserError, report_user_errors  # noqa: E402
 
 SPLITS = ('train', 'val', 'test')
 
@@ -29,7 +29,7 @@ class SplitPairs(NamedTuple):
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='align <split>A/<split>B image folders into {A|B} images')
+    parser = ArgumentParser(description='align <split>A/<split>B image folders into {A|B} images')
     parser.add_argument('--dataset-path', dest='dataset_path', required=True,
                         help='folder with subfolders trainA, trainB, testA, testB (and optionally valA, valB)')
     return parser.parse_args(argv)

@@ -28,7 +28,7 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from util.errors import UserError, report_user_errors  # noqa: E402
+from util.errors import ArgumentParser, UserError, report_user_errors  # noqa: E402
 
 # CMP Facades classes and their label colours (MATLAB jet(12), as in the published label maps).
 CLASS_NAMES = ('background', 'facade', 'window', 'door', 'cornice', 'sill',
@@ -86,7 +86,7 @@ class Canvas:
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='generate a deterministic facades-like {photo|labels} dataset')
+    parser = ArgumentParser(description='generate a deterministic facades-like {photo|labels} dataset')
     parser.add_argument('--out', default=None, help='output folder (gets train/ val/ test/, or <split>_label/ '
                         '<split>_inst/ <split>_img/ with --layout labeled); default ./datasets/demo_facades, '
                         'or ./datasets/demo_facades_labeled with --layout labeled')

@@ -28,7 +28,7 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from util.errors import UserError, report_user_errors  # noqa: E402
+from util.errors import ArgumentParser, UserError, report_user_errors  # noqa: E402
 from util.image_io import read_id_map  # noqa: E402
 
 SPLITS = {'train': 'train', 'val': 'test'}  # Cityscapes split -> output phase
@@ -57,7 +57,7 @@ class Task(NamedTuple):
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog='\n'.join(__doc__.splitlines()[1:]))
     parser.add_argument('--gtFine_dir', required=True, help='the unzipped gtFine folder (holding train/ and val/)')
     parser.add_argument('--leftImg8bit_dir', required=True, help='the unzipped leftImg8bit folder (holding train/ and val/)')

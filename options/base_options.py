@@ -9,7 +9,7 @@ from models.record import REFERENCE_ARCHITECTURE
 from util import checkpoint
 from util.distributed import is_main_process
 from util.hardware import available_cpus
-from util.errors import UserError
+from util.errors import ArgumentParser, UserError
 
 
 class BaseOptions:
@@ -38,12 +38,12 @@ class BaseOptions:
         initialization.add_argument('--init_gain', type=float, default=0.02, help='scale of the normal, xavier and orthogonal initializations')
         loading.add_argument('--dataset_mode', type=str, default='aligned', help='dataset class to load [aligned | single | labeled | colorization]')
         add_batch_size_flag(loading)
-        loading.add_argument('--load_size', type=int, default=286, help='resize images to this size first')
+        loading.add_argument('--load_size', '--loadSize', type=int, default=286, help='resize images to this size first')
         add_crop_size_flag(loading)
-        loading.add_argument('--preprocess', type=str, default='resize_and_crop', help='resizing and cropping at load time [resize_and_crop | crop | scale_width | scale_width_and_crop | none]')
+        loading.add_argument('--preprocess', '--resize_or_crop', type=str, default='resize_and_crop', help='resizing and cropping at load time [resize_and_crop | crop | scale_width | scale_width_and_crop | none]')
         loading.add_argument('--no_flip', action='store_true', help='turn off random horizontal flips')
         loading.add_argument('--serial_batches', action='store_true', help='take images in order instead of shuffling')
-        loading.add_argument('--num_threads', type=int, default=min(4, available_cpus()), help='data loading worker processes (the reference\'s 4, at most one per CPU this process may use)')
+        loading.add_argument('--num_threads', '--nThreads', type=int, default=min(4, available_cpus()), help='data loading worker processes (the reference\'s 4, at most one per CPU this process may use)')
         loading.add_argument('--max_dataset_size', type=float, default=float('inf'), help='use at most this many images of the dataset')
         loading.add_argument('--skip_bad_images', action='store_true', help='leave out unreadable image files with a warning instead of stopping')
         loading.add_argument('--cache_dataset', action='store_true', help='decode every image once and keep it in memory; loader workers stay alive between epochs')
@@ -60,7 +60,7 @@ class BaseOptions:
         return parser
 
     def make_parser(self) -> argparse.ArgumentParser:
-        parser = argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter, add_help=False)
+        parser = ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter, add_help=False)
         return self.initialize(parser)
 
     def gather_options(self, args: list[str] | None = None) -> tuple[argparse.Namespace, argparse.ArgumentParser]:
@@ -144,11 +144,11 @@ def add_gpu_ids_flag(group: argparse._ActionsContainer) -> None:
 
 
 def add_batch_size_flag(group: argparse._ActionsContainer) -> None:
-    group.add_argument('--batch_size', type=int, default=1, help='images per batch (predict.py: images of one size translated together)')
+    group.add_argument('--batch_size', '--batchSize', type=int, default=1, help='images per batch (predict.py: images of one size translated together)')
 
 
 def add_crop_size_flag(group: argparse._ActionsContainer) -> None:
-    group.add_argument('--crop_size', type=int, default=256, help='then crop them to this size (export.py: the side of the example input it traces with)')
+    group.add_argument('--crop_size', '--fineSize', type=int, default=256, help='then crop them to this size (export.py: the side of the example input it traces with)')
 
 
 def add_architecture_flags(networks: argparse._ActionsContainer, hd_generators: argparse._ActionsContainer,
@@ -184,7 +184,7 @@ def add_speed_flags(parser: argparse.ArgumentParser, inference_only: bool = Fals
     """The speed flags of an entry point, as the group "speed" of --help; predict.py's and serve.py's (inference_only) lack --fused_adam."""
     speed = parser.add_argument_group('speed')
     speed.add_argument('--fast', action='store_true', help='before starting, time the speed settings below on a synthetic batch and keep the fastest (reported in one line, recorded in <phase>_opt.txt and reused by --continue_train)')
-    speed.add_argument('--amp', action='store_true', help='mixed precision where the device computes it natively: bfloat16 on CPUs with AVX512-BF16/AMX and on bf16 GPUs, float16 with a gradient scaler on other tensor-core GPUs; elsewhere a warning and float32')
+    speed.add_argument('--amp', '--fp16', action='store_true', help='mixed precision where the device computes it natively: bfloat16 on CPUs with AVX512-BF16/AMX and on bf16 GPUs, float16 with a gradient scaler on other tensor-core GPUs; elsewhere a warning and float32')
     speed.add_argument('--channels_last', action='store_true', help='keep networks and images in channels-last memory format')
     speed.add_argument('--compile', action='store_true', help='torch.compile the networks (the first iterations are slow while compiling)')
     if not inference_only:

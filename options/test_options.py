@@ -16,7 +16,7 @@ class TestOptions(BaseOptions):
         results = parser.add_argument_group('results')
         results.add_argument('--results_dir', type=str, default='./results/', help='result pages and images are written here')
         add_phase_flag(results, 'test')
-        results.add_argument('--num_test', type=int, default=50, help='how many test images to run')
+        results.add_argument('--num_test', '--how_many', type=int, default=50, help='how many test images to run')
         results.add_argument('--eval', action='store_true', help='use eval mode (running batch norm statistics, no dropout) during test, and add FID and KID to the metrics')
         add_fid_weights_flag(results)
         results.add_argument('--aspect_ratio', type=float, default=1.0, help='aspect ratio (width / height) of the saved result images')
@@ -31,7 +31,7 @@ class TestOptions(BaseOptions):
 
 
 def explicit_flags(parser: argparse.ArgumentParser, args: list[str] | None) -> set[str]:
-    """Option names written on the command line, abbreviations and --flag=value forms included."""
+    """Option names written on the command line, aliases (pix2pixHD's spellings) and --flag=value forms included."""
     probe = copy.deepcopy(parser)
     for action in probe._actions:
         action.default = argparse.SUPPRESS

@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from data.image_folder import is_image_file  # noqa: E402
 from options.base_options import add_fid_weights_flag, add_gpu_ids_flag, parse_gpu_ids  # noqa: E402
-from util.errors import UserError, report_user_errors  # noqa: E402
+from util.errors import ArgumentParser, UserError, report_user_errors  # noqa: E402
 from util.hardware import select_device  # noqa: E402
 from util.image_io import read_id_map, read_rgb8  # noqa: E402
 from util.metrics import (ResultMetrics, Segmenter, cityscapes_train_ids, confusion_matrix, fcn_scores,  # noqa: E402
@@ -35,7 +35,7 @@ NAME_SUFFIXES = ('_fake_B_rgb', '_real_B_rgb', '_fake_B', '_real_B', '_synthesiz
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+    parser = ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--fake', type=str, required=True, help='folder of the results to score (searched recursively)')
     parser.add_argument('--fake_glob', type=str, default='*', help='which files of --fake are results, e.g. *_fake_B.png')
