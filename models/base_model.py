@@ -61,9 +61,9 @@ class BaseModel(StepPolicy, ABC):
 
     def setup(self, opt, state: dict | None = None) -> None:
         """Create schedulers when training; load the networks when testing or resuming (from `state`, the training
-        state --continue_train resumes, when there is one; else from the net files); choose and apply the speed
-        settings (a resumed --fast run keeps its choice) after --checkpoint_activations; wrap for multi-process training when
-        run by torchrun."""
+        state --continue_train resumes, when there is one; else from the net files); mark the modules
+        --checkpoint_activations recomputes; choose and apply the speed settings (a resumed --fast run keeps its
+        choice); wrap for multi-process training when run by torchrun."""
         if self.isTrain:
             self.schedulers = [networks.get_scheduler(optimizer, opt) for optimizer in self.optimizers]
         if state is not None:
@@ -115,7 +115,7 @@ class BaseModel(StepPolicy, ABC):
                     self.divergence = divergence
 
     def drop_step_state(self) -> None:
-        """Free the gradients and Adam's moments (tuning only: a resume restores the moments)."""
+        """Free the gradients and Adam's moments, between --fast's trials (held_as_is puts the moments back after)."""
         for optimizer in self.optimizers:
             optimizer.state.clear()
             optimizer.zero_grad(set_to_none=True)
