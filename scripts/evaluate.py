@@ -17,6 +17,7 @@ import os
 import sys
 
 import numpy as np
+import torch
 from PIL import Image
 from tqdm import tqdm
 
@@ -27,8 +28,8 @@ from options.base_options import add_fid_weights_flag, add_gpu_ids_flag, parse_g
 from util.errors import ArgumentParser, UserError, report_user_errors  # noqa: E402
 from util.hardware import select_device  # noqa: E402
 from util.image_io import read_id_map, read_rgb8  # noqa: E402
-from util.metrics import (ResultMetrics, Segmenter, cityscapes_train_ids, confusion_matrix, fcn_scores,  # noqa: E402
-                          start_set_scores)
+from util.metrics import (ResultMetrics, Segmenter, cityscapes_train_ids, confusion_matrix, describe_distances,  # noqa: E402
+                          fcn_scores, start_set_scores)
 
 NAME_SUFFIXES = ('_fake_B_rgb', '_real_B_rgb', '_fake_B', '_real_B', '_synthesized_image', '_real_image',
                  '_input_label', '_leftImg8bit', '_gtFine_labelIds')
@@ -82,11 +83,11 @@ def partners(fake: dict[str, str], other: dict[str, str], other_flag: str) -> li
     return [(path, other[key]) for key, path in fake.items()]
 
 
-def image_scores(fake: dict[str, str], real: dict[str, str], unpaired: bool, opt) -> dict:
+def image_scores(fake: dict[str, str], real: dict[str, str], unpaired: bool, fid_weights: str | None,
+                 device: torch.device) -> dict:
     """L1, PSNR, SSIM, FID and KID, as test.py --eval writes them to metrics.json."""
     pairs = [] if unpaired else partners(fake, real, '--real')
-    set_scores, note = start_set_scores(opt.fid_weights, select_device(parse_gpu_ids(opt.gpu_ids)))
-    metrics = ResultMetrics(set_scores, note)
+    set_scores, note = start_set_scores(fid_weights, device)
     if unpaired:
         if set_scores is None:
             raise UserError(note)
@@ -97,9 +98,9 @@ def image_scores(fake: dict[str, str], real: dict[str, str], unpaired: bool, opt
         scores = set_scores.scores()
         if scores['fid'] is None:
             raise UserError('FID and KID need at least 2 images in each of --fake and --real')
-        print(f'FID {scores["fid"]:.3f}, KID {scores["kid"]:.5f} ± {scores["kid_std"]:.5f} over {len(fake)} and '
-              f'{len(real)} images')
+        print(f'{describe_distances(scores)} over {len(fake)} and {len(real)} images')
         return {'count_fake': len(fake), 'count_real': len(real), **scores}
+    metrics = ResultMetrics(set_scores, note)
     for fake_path, real_path in tqdm(pairs, desc='image pairs', unit='pair', disable=None):
         fake_image, real_image = read_rgb8(fake_path), read_rgb8(real_path)
         if fake_image.shape != real_image.shape:
@@ -110,10 +111,10 @@ def image_scores(fake: dict[str, str], real: dict[str, str], unpaired: bool, opt
     return metrics.summary()
 
 
-def fcn_score(fake: dict[str, str], labels: dict[str, str], segmenter_path: str, opt) -> dict:
+def fcn_score(fake: dict[str, str], labels: dict[str, str], segmenter_path: str, device: torch.device) -> dict:
     """The paper's FCN-score: each result resized to its label map's size (bilinear, as the reference's
     scripts/eval_cityscapes does), segmented, and compared pixel by pixel with the label's train IDs."""
-    segmenter = Segmenter(segmenter_path, select_device(parse_gpu_ids(opt.gpu_ids)))
+    segmenter = Segmenter(segmenter_path, device)
     confusion = 0
     for fake_path, label_path in tqdm(partners(fake, labels, '--labels'), desc='segmenting', unit='image', disable=None):
         truth = cityscapes_train_ids(read_id_map(label_path))
@@ -133,11 +134,13 @@ def main() -> None:
     if opt.real is None and opt.labels is None:
         raise UserError('nothing to score against: give --real (image metrics) or --labels with --segmenter (FCN-score)')
     fake = find_images(opt.fake, opt.fake_glob, '--fake')
+    device = select_device(parse_gpu_ids(opt.gpu_ids))
     results = {}
     if opt.real is not None:
-        results['images'] = image_scores(fake, find_images(opt.real, opt.real_glob, '--real'), opt.unpaired, opt)
+        results['images'] = image_scores(fake, find_images(opt.real, opt.real_glob, '--real'), opt.unpaired,
+                                         opt.fid_weights, device)
     if opt.labels is not None:
-        results['fcn_score'] = fcn_score(fake, find_images(opt.labels, '*', '--labels'), opt.segmenter, opt)
+        results['fcn_score'] = fcn_score(fake, find_images(opt.labels, '*', '--labels'), opt.segmenter, device)
     if opt.json:
         with open(opt.json, 'w') as json_file:
             json.dump(results, json_file, indent=2)

@@ -192,6 +192,11 @@ class SetScores:
         return {'fid': frechet_inception_distance(real, fake), 'kid': kid, 'kid_std': kid_std}
 
 
+def describe_distances(distances: dict[str, float]) -> str:
+    """FID and KID (with its std over the subsets) as every output shows them."""
+    return f'FID {distances["fid"]:.3f}, KID {distances["kid"]:.5f} ± {distances["kid_std"]:.5f}'
+
+
 def start_set_scores(weights: str | None, device: torch.device) -> tuple[SetScores | None, str]:
     """SetScores for test.py --eval and evaluate.py, or (None, why) when the Inception weights are missing: the
     other metrics are still written."""
@@ -254,7 +259,7 @@ class ResultMetrics:
         line = f'mean L1 {l1_mean:.4f}, PSNR {psnr_mean:.2f} dB, SSIM {ssim_mean:.4f}'
         distances = self.set_distances()
         if distances['fid'] is not None:
-            line += f', FID {distances["fid"]:.3f}, KID {distances["kid"]:.5f} ± {distances["kid_std"]:.5f}'
+            line += f', {describe_distances(distances)}'
         return f'{line} over {len(self.rows)} images'
 
     def summary(self) -> dict:
@@ -285,7 +290,7 @@ class ResultMetrics:
         if distances['fid'] is None:
             webpage.add_summary_text(self.note)
         else:
-            webpage.add_summary_text(f'FID {distances["fid"]:.3f}, KID {distances["kid"]:.5f} ± {distances["kid_std"]:.5f} '
+            webpage.add_summary_text(f'{describe_distances(distances)} '
                                      f'over {len(self.rows)} images (pytorch-fid\'s Inception; KID over '
                                      f'{KID_SUBSETS} subsets)')
 
