@@ -5,7 +5,9 @@ Example:
 Each image is reflect-padded to the sides the generator needs and the output cropped back: nothing is resized.
 Outputs are PNG files named after the inputs (TIFF inputs give TIFF), 16-bit where the input was 16-bit.
 A colorization checkpoint takes grey (or colour) images and writes colour photos that keep each input's lightness.
-A label-map generator (--model pix2pixhd with --label_nc N) takes one-channel PNGs of label IDs.
+A label-map generator (--model pix2pixhd with --label_nc N) takes one-channel PNGs of label IDs; one trained with
+pix2pixHD's feature encoder (--instance_feat) draws each region's style from the cluster centres of encode_features.py,
+and --styles N writes N of them per input (<name>_style<k>.png), the same again for the same --seed.
 """
 import argparse
 import glob
@@ -18,12 +20,14 @@ from tqdm import tqdm
 
 from data.base_dataset import split_halves
 from data.image_folder import IMG_EXTENSIONS, is_image_file
+from data.labeled_dataset import files_by_name, pairing_name
 from models.label_maps import read_label_ids
+from models.pix2pixhd_model import add_cluster_path_flag
 from models.record import architecture_overrides
 from models.speed import SpeedSettings
 from models.translator import Translator
 from options.base_options import (add_batch_size_flag, add_checkpoint_flags, add_gpu_ids_flag, add_overwrite_flag,
-                                  add_recorded_architecture_flags, add_speed_flags, parse_gpu_ids)
+                                  add_recorded_architecture_flags, add_seed_flag, add_speed_flags, parse_gpu_ids)
 from util import checkpoint
 from util.errors import ArgumentParser, UserError, report_user_errors
 from util.hardware import describe_peak_memory
@@ -45,6 +49,10 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument('--instances', type=str, default=None,
                         help='folder of instance-ID PNGs named as the inputs, for a generator with instance edges; '
                              'default: the edges of the label maps themselves')
+    styles = parser.add_argument_group("encoded features (a generator trained with pix2pixHD's --instance_feat or --label_feat)")
+    styles.add_argument('--styles', type=int, default=1, help='translations per input, each region with a cluster centre of its class drawn anew: <name>_style<k>.png for k = 0..N-1 when above 1')
+    add_seed_flag(styles, 'seed of the style draws: the same seed gives the same images again; default: new draws each run')
+    add_cluster_path_flag(styles)
     add_speed_flags(parser, inference_only=True)
     add_recorded_architecture_flags(parser)
     return parser
@@ -76,6 +84,14 @@ def check_distinct_outputs(pairs: dict[str, str]) -> None:
         owners[output] = path
 
 
+def style_outputs(output: str, styles: int) -> list[str]:
+    """The files one input's translations go to: `output` itself, or <name>_style<k><ext> for each of `styles`."""
+    if styles == 1:
+        return [output]
+    stem, extension = os.path.splitext(output)
+    return [f'{stem}_style{k}{extension}' for k in range(styles)]
+
+
 def input_size(path: str, aligned: bool) -> tuple[int, int]:
     """(width, height) of the image the generator gets, read from the file header where possible."""
     width, height = read_size(path)
@@ -98,14 +114,16 @@ def load_input(path: str, translator: Translator, aligned: bool) -> tuple[torch.
 
 
 def load_instances(paths: list[str], folder: str | None, translator: Translator) -> torch.Tensor | None:
-    """The instance maps <folder>/<input name>.png of a batch, for a generator with instance edges; None otherwise."""
-    if folder is None or not translator.uses_instances:
+    """The instance maps in <folder> of a batch, each named as its input (Cityscapes' _gtFine_instanceIds and
+    _gtFine_labelIds suffixes aside), for a generator with instance edges or features; None otherwise."""
+    if folder is None or not (translator.uses_instances or translator.styles is not None):
         return None
+    by_name = files_by_name(folder)
     maps = []
     for path in paths:
-        instance_path = os.path.join(folder, os.path.splitext(os.path.basename(path))[0] + '.png')
-        if not os.path.isfile(instance_path):
-            raise UserError(f'--instances {folder}: no instance map {instance_path} for {path}')
+        instance_path = by_name.get(pairing_name(os.path.dirname(path), path))
+        if instance_path is None:
+            raise UserError(f'--instances {folder}: no instance map named as {path}')
         maps.append(read_label_ids(instance_path))
         if maps[-1].shape[1:] != input_size(path, False)[::-1]:
             raise UserError(f'instance map {instance_path} is not the size of {path}; give maps of the same size')
@@ -123,14 +141,17 @@ def batches_by_size(paths: list[str], aligned: bool, batch_size: int) -> list[li
 @report_user_errors
 def main() -> None:
     opt = make_parser().parse_args()
-    if opt.batch_size < 1:
-        raise UserError(f'--batch_size {opt.batch_size}: must be 1 or more')
-    pairs = find_inputs(opt.input, opt.output)
-    todo = [path for path, output in pairs.items() if opt.overwrite or not os.path.exists(output)]
+    if opt.batch_size < 1 or opt.styles < 1:
+        raise UserError(f'--batch_size {opt.batch_size}, --styles {opt.styles}: each must be 1 or more')
+    pairs = {path: style_outputs(output, opt.styles) for path, output in find_inputs(opt.input, opt.output).items()}
+    todo = [path for path, outputs in pairs.items() if opt.overwrite or not all(map(os.path.exists, outputs))]
     if len(todo) < len(pairs):
         print(f'skipping {len(pairs) - len(todo)} image(s) whose output exists (pass --overwrite to replace them)')
-    translator = Translator.from_checkpoint(checkpoint.experiment_dir(opt), opt.epoch,
-                                            parse_gpu_ids(opt.gpu_ids), **architecture_overrides(opt))
+    translator = Translator.from_checkpoint(checkpoint.experiment_dir(opt), opt.epoch, parse_gpu_ids(opt.gpu_ids),
+                                            opt.cluster_path, opt.seed, **architecture_overrides(opt))
+    if opt.styles > 1 and translator.styles is None:
+        raise UserError(f'--styles {opt.styles}: this generator has no encoded features to vary (it was trained '
+                        'without --instance_feat or --label_feat)')
     batches = batches_by_size(todo, opt.aligned_input, opt.batch_size)
     if translator.uses_instances and opt.instances is None and translator.label_nc:
         print('note: no --instances folder: the instance edges are the label maps\' own class boundaries')
@@ -140,12 +161,14 @@ def main() -> None:
     with tqdm(total=len(todo), desc='translating', unit='image', disable=None) as bar:
         for batch_paths in batches:
             inputs = [load_input(path, translator, opt.aligned_input) for path in batch_paths]
-            outputs = translator.translate_images(torch.stack([tensor for tensor, _ in inputs]),
-                                                  load_instances(batch_paths, opt.instances, translator), batch_paths)
-            for path, (_, deep), output in zip(batch_paths, inputs, outputs):
-                write_output(output, pairs[path], deep)
-                bar.update()
-    print(f'wrote {len(todo)} image(s) to {opt.output}; {describe_peak_memory(translator.device)}')
+            batch = torch.stack([tensor for tensor, _ in inputs])
+            instances = load_instances(batch_paths, opt.instances, translator)
+            for style in range(opt.styles):
+                outputs = translator.translate_images(batch, instances, batch_paths)
+                for path, (_, deep), output in zip(batch_paths, inputs, outputs):
+                    write_output(output, pairs[path][style], deep)
+            bar.update(len(batch_paths))
+    print(f'wrote {len(todo) * opt.styles} image(s) to {opt.output}; {describe_peak_memory(translator.device)}')
 
 
 def write_output(output: torch.Tensor, path: str, deep: bool) -> None:

@@ -2,7 +2,7 @@
 import os
 import random
 
-from data.base_dataset import BaseDataset, check_crop_fits, get_params, get_transform, image_size, split_halves
+from data.base_dataset import BaseDataset, check_crop_fits, check_load_size, get_params, get_transform, image_size, split_halves
 from util.errors import UserError
 from util.image_io import with_channels
 
@@ -15,8 +15,7 @@ class AlignedDataset(BaseDataset):
         self.dir_AB = folder or os.path.join(opt.dataroot, opt.phase)
         self.AB_paths = self.find_images(self.dir_AB)
         self.cache_images(self.AB_paths)
-        if opt.load_size < opt.crop_size:
-            raise UserError(f'--load_size {opt.load_size} is smaller than --crop_size {opt.crop_size}; make load_size >= crop_size')
+        check_load_size(opt)
         self.input_nc = opt.output_nc if opt.direction == 'BtoA' else opt.input_nc
         self.output_nc = opt.input_nc if opt.direction == 'BtoA' else opt.output_nc
 

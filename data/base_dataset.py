@@ -92,6 +92,12 @@ def split_halves(image: DeepOrPil) -> tuple[DeepOrPil, DeepOrPil]:
     return TF.crop(image, 0, 0, h, half), TF.crop(image, 0, half, h, w - half)
 
 
+def check_load_size(opt) -> None:
+    """A resize to --load_size followed by a crop needs load_size >= crop_size (without a crop, crop_size is unused)."""
+    if 'crop' in opt.preprocess and opt.preprocess != 'crop' and opt.load_size < opt.crop_size:
+        raise UserError(f'--load_size {opt.load_size} is smaller than --crop_size {opt.crop_size}; make load_size >= crop_size')
+
+
 def check_crop_fits(opt, size: tuple[int, int], path: str) -> None:
     """With a crop but no resize to --load_size, an image smaller than --crop_size cannot be cropped."""
     w, h = size
@@ -130,7 +136,8 @@ def resize_crop_flip(opt, params: dict, method=transforms.InterpolationMode.BICU
     if 'resize' in opt.preprocess:
         steps.append(transforms.Resize([opt.load_size, opt.load_size], interpolation=method))
     elif 'scale_width' in opt.preprocess:
-        steps.append(transforms.Lambda(lambda img: scale_width(img, opt.load_size, opt.crop_size, method)))
+        min_height = opt.crop_size if 'crop' in opt.preprocess else 0
+        steps.append(transforms.Lambda(lambda img: scale_width(img, opt.load_size, min_height, method)))
     if 'crop' in opt.preprocess:
         steps.append(transforms.Lambda(lambda img: crop(img, params['crop_pos'], opt.crop_size)))
     if not opt.no_flip and params['flip']:
@@ -142,12 +149,13 @@ def to_tensor(image: DeepOrPil) -> torch.Tensor:
     return image if is_deep(image) else TF.to_tensor(image)
 
 
-def scale_width(img: DeepOrPil, target_size: int, crop_size: int, method=transforms.InterpolationMode.BICUBIC) -> DeepOrPil:
-    """Scale to width `target_size` keeping the aspect ratio, height at least `crop_size`."""
+def scale_width(img: DeepOrPil, target_size: int, min_height: int, method=transforms.InterpolationMode.BICUBIC) -> DeepOrPil:
+    """Scale to width `target_size` keeping the aspect ratio; stretched to `min_height` where shorter (so that a
+    crop of --scale_width_and_crop fits; plain scale_width keeps the aspect ratio, as pix2pixHD's does)."""
     w, h = image_size(img)
-    if w == target_size and h >= crop_size:
+    if w == target_size and h >= min_height:
         return img
-    new_h = int(max(target_size * h / w, crop_size))
+    new_h = int(max(target_size * h / w, min_height))
     return TF.resize(img, [new_h, target_size], interpolation=method)
 
 

@@ -3,6 +3,7 @@
 <dataroot>/<phase>_label/  label IDs 0..label_nc-1, single-channel 8- or 16-bit PNG (RGB images under --label_nc 0)
 <dataroot>/<phase>_inst/   instance IDs, single-channel 8- or 16-bit PNG (read unless --no_instance)
 <dataroot>/<phase>_img/    the target images (not needed at test time)
+<dataroot>/<phase>_feat/   with --load_features: pix2pixHD's precomputed feature maps (precompute_feature_maps.py)
 
 Under --label_nc 0, pix2pixHD's folder names <phase>_A/ and <phase>_B/ are read too. A file pairs with the one of the
 same name (path under its folder, less the extension and Cityscapes' _gtFine_labelIds-style suffixes, so
@@ -18,8 +19,8 @@ import numpy as np
 import torch
 import torchvision.transforms as transforms
 
-from data.base_dataset import (BaseDataset, check_crop_fits, get_params, get_transform, image_size,
-                               readable_images, resize_crop_flip)
+from data.base_dataset import (BaseDataset, check_crop_fits, check_load_size, get_params, get_transform, image_size,
+                               readable_images, resize_crop_flip, to_tensor)
 from data.image_folder import make_dataset
 from util.errors import UserError
 from util.image_io import DeepOrPil, read_id_map, read_size, with_channels
@@ -48,6 +49,7 @@ class Sample(NamedTuple):
     label: str
     inst: str | None
     image: str | None
+    feat: str | None = None
 
 
 class LabeledDataset(BaseDataset):
@@ -56,6 +58,10 @@ class LabeledDataset(BaseDataset):
 
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool) -> argparse.ArgumentParser:
+        parser.add_argument_group("pix2pixHD's feature encoder (--instance_feat, --label_feat)").add_argument(
+                            '--load_features', action='store_true',
+                            help='with --instance_feat or --label_feat: read G\'s feature channels from <phase>_feat/ '
+                                 '(precompute_feature_maps.py writes them) instead of encoding the photo')
         return add_label_options(parser)
 
     def __init__(self, opt, folder: str | None = None):
@@ -66,8 +72,7 @@ class LabeledDataset(BaseDataset):
         super().__init__(opt)
         if opt.label_nc < 0:
             raise UserError(f'--label_nc {opt.label_nc}: give the number of label classes, or 0 for RGB label images')
-        if opt.load_size < opt.crop_size:
-            raise UserError(f'--load_size {opt.load_size} is smaller than --crop_size {opt.crop_size}; make load_size >= crop_size')
+        check_load_size(opt)
         self.samples = find_samples(opt)
         for sample in self.samples:
             check_same_size(sample)
@@ -101,6 +106,9 @@ class LabeledDataset(BaseDataset):
         if sample.image is not None:
             image = with_channels(self.load_image(sample.image), self.opt.output_nc, sample.image)
             item['image'] = get_transform(self.opt, params, self.opt.output_nc)(image)
+        if sample.feat is not None:
+            features = keep_ids(to_tensor(with_channels(self.load_image(sample.feat), 3, sample.feat)))
+            item['feat'] = features * 2 - 1
         item['path'] = sample.label
         return item
 
@@ -141,7 +149,8 @@ def find_samples(opt) -> list[Sample]:
         raise UserError(f'{os.path.join(opt.dataroot, opt.phase + "_img")} is not a folder; training needs the '
                         'target images next to the label maps')
     images = partners(labels, label_dir, image_dir, 'image')
-    samples = [Sample(path, insts.get(name), images.get(name)) for name, path in sorted(labels.items())]
+    feats = partners(labels, label_dir, feature_folder(opt), 'feature map')
+    samples = [Sample(path, insts.get(name), images.get(name), feats.get(name)) for name, path in sorted(labels.items())]
     samples = samples[:int(min(opt.max_dataset_size, len(samples)))]
     return readable_samples(samples, label_dir) if opt.skip_bad_images else samples
 
@@ -153,6 +162,16 @@ def instance_folder(opt) -> str | None:
     if folder is None:
         raise UserError(f'{os.path.join(opt.dataroot, opt.phase + "_inst")} is not a folder; add the instance maps '
                         'there, or pass --no_instance to train without them')
+    return folder
+
+
+def feature_folder(opt) -> str | None:
+    if not getattr(opt, 'load_features', False):
+        return None
+    folder = split_folder(opt, 'feat')
+    if folder is None:
+        raise UserError(f'{os.path.join(opt.dataroot, opt.phase + "_feat")} is not a folder; --load_features reads the '
+                        'feature maps there: run precompute_feature_maps.py --name <the encoder\'s experiment> first')
     return folder
 
 
@@ -193,7 +212,7 @@ def partners(labels: dict[str, str], label_dir: str, folder: str | None, kind: s
 
 def check_same_size(sample: Sample) -> None:
     (w, h) = read_size(sample.label)
-    for path in (sample.inst, sample.image):
+    for path in (sample.inst, sample.image, sample.feat):
         if path is not None and read_size(path) != (w, h):
             pw, ph = read_size(path)
             raise UserError(f'{path} is {pw}x{ph} but its label map {sample.label} is {w}x{h}; the label map, '

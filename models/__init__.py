@@ -1,8 +1,8 @@
 """Models found by name: --model X loads class XModel from models/X_model.py.
 
 Also here: what every model provides (base_model), the networks registry (networks), the step policy every model
-inherits (step), the speed settings and --fast (speed), the training record (record), label-map inputs (label_maps)
-and the Translator API (translator)."""
+inherits (step), the speed settings and --fast (speed), the training record (record), label-map inputs (label_maps),
+pix2pixHD's encoded features as files and styles (feature_clusters) and the Translator API (translator)."""
 import os
 
 from models.base_model import BaseModel

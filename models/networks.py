@@ -458,6 +458,42 @@ class GlobalGenerator(nn.Module):
         return self.model(x)
 
 
+class Encoder(nn.Module):
+    """pix2pixHD's feature encoder: the global generator's layers without residual blocks (a 7x7 conv,
+    n_downsampling stride-2 convs, as many transposed convs, a 7x7 conv to feat_num channels and tanh), then each
+    channel averaged over every instance of the pooling map, so an object's appearance is feat_num numbers."""
+
+    def __init__(self, input_nc: int, feat_num: int, nef: int = 16, n_downsampling: int = 4, norm_layer=nn.InstanceNorm2d):
+        super().__init__()
+        self.model = GlobalGenerator(input_nc, feat_num, nef, n_downsampling, 0, norm_layer).model
+
+    def forward(self, image: torch.Tensor, instances: torch.Tensor) -> torch.Tensor:
+        return instance_mean(self.model(image), instances)
+
+
+def instance_mean(features: torch.Tensor, instances: torch.Tensor) -> torch.Tensor:
+    """NxCxHxW features with every pixel replaced by the mean of its instance (same ID in the Nx1xHxW map) per
+    image and channel; summed in float32, differentiable."""
+    pooled = []
+    for image_features, ids in zip(features.float(), instances[:, 0]):
+        _, inverse = torch.unique(ids.long(), return_inverse=True)
+        index = inverse.flatten()
+        count = int(index.max()) + 1
+        flat = image_features.flatten(1)
+        sums = flat.new_zeros(flat.shape[0], count).index_add(1, index, flat)
+        sizes = torch.bincount(index, minlength=count).to(flat.dtype)
+        pooled.append((sums / sizes)[:, index].view_as(image_features))
+    return torch.stack(pooled).to(features.dtype)
+
+
+def define_E(input_nc: int, feat_num: int, nef: int, n_downsample_E: int, norm: str = 'instance',
+             init_type: str = 'normal', init_gain: float = 0.02, device: torch.device | None = None) -> nn.Module:
+    """pix2pixHD's feature encoder (net E of --instance_feat / --label_feat) from images of input_nc channels."""
+    if feat_num < 1 or n_downsample_E < 0:
+        raise UserError(f'--feat_num {feat_num}, --n_downsample_E {n_downsample_E}: need feat_num >= 1 and n_downsample_E >= 0')
+    return init_net(Encoder(input_nc, feat_num, nef, n_downsample_E, get_norm_layer(norm)), init_type, init_gain, device)
+
+
 def input_pyramid_downsample() -> nn.AvgPool2d:
     """pix2pixHD's 2x downsampling between the scales of the local enhancer and of the multiscale D."""
     return nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)

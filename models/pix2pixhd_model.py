@@ -1,11 +1,14 @@
 """pix2pixHD: high-resolution conditional GANs from semantic label maps (Wang et al., CVPR 2018), with its flags."""
 import argparse
+import itertools
+import os
 
 import torch
 
 from data.labeled_dataset import add_label_options
 from models import networks
 from models.base_model import BaseModel
+from models.feature_clusters import CLUSTER_FILE, StyleSampler
 from models.label_maps import colorize, encode_input
 from util import checkpoint
 from util.distributed import without_ddp
@@ -15,6 +18,23 @@ from util.image_pool import ImagePool
 DATASETS_WITH_LABEL_MAPS = ('labeled',)
 
 
+def add_encoder_options(group: argparse._ActionsContainer) -> None:
+    """The flags of pix2pixHD's feature encoder that shape the networks (kept in the training record)."""
+    group.add_argument('--instance_feat', action='store_true', help='add encoded features to G\'s input: net E encodes the target photo and each instance (<phase>_inst/) gets its average; at test time a cluster centre of its class (encode_features.py)')
+    group.add_argument('--label_feat', action='store_true', help='as --instance_feat, averaged over each label\'s region instead of each instance')
+    group.add_argument('--feat_num', type=int, default=3, help='encoded values per instance: feature channels added to G\'s input')
+    group.add_argument('--nef', type=int, default=16, help='encoder filters in the first conv layer')
+    group.add_argument('--n_downsample_E', type=int, default=4, help='stride-2 downsamplings of the encoder')
+
+
+def add_cluster_path_flag(group: argparse._ActionsContainer) -> None:
+    group.add_argument('--cluster_path', type=str, default=CLUSTER_FILE, help='the cluster centres each region draws its encoded features from (encode_features.py writes them); relative to <checkpoints_dir>/<name>/ as in pix2pixHD')
+
+
+def uses_features(opt) -> bool:
+    return bool(opt.instance_feat or opt.label_feat)
+
+
 class Pix2PixHDModel(BaseModel):
     """G maps a label map (one-hot, plus instance edges) or an image to a photo; a multiscale D judges (input, photo)
     pairs. G loss = GAN (summed over D's scales) + lambda_feat * (D feature matching + VGG19 perceptual loss)."""
@@ -22,8 +42,15 @@ class Pix2PixHDModel(BaseModel):
     @staticmethod
     def modify_commandline_options(parser: argparse.ArgumentParser, is_train: bool = True) -> argparse.ArgumentParser:
         parser.set_defaults(netG='global', netD='multiscale', num_D=2, n_layers_D=3, norm='instance', no_dropout=True,
-                            dataset_mode='labeled', preprocess='scale_width', load_size=1024, crop_size=512)
+                            dataset_mode='labeled', preprocess='scale_width', load_size=1024, crop_size=512,
+                            dataroot='./datasets/cityscapes/')
         add_label_options(parser)
+        features = parser.add_argument_group("pix2pixHD's feature encoder (--instance_feat, --label_feat)")
+        add_encoder_options(features)
+        features.add_argument('--n_clusters', type=int, default=10, help='encode_features.py: k-means centres per class')
+        if not is_train:
+            add_cluster_path_flag(features)
+            features.add_argument('--use_encoded_image', action='store_true', help='encode the real photo (<phase>_img/) with net E instead of drawing cluster centres')
         if is_train:
             parser.set_defaults(gan_mode='lsgan', pool_size=0)
             losses = parser.add_argument_group("pix2pixHD's losses and stages")
@@ -47,10 +74,37 @@ class Pix2PixHDModel(BaseModel):
         self.visual_names = ['real_A', 'fake_B', 'real_B']
         self.model_names = ['G', 'D'] if self.isTrain else ['G']
         self.size_multiple = networks.size_multiple_of(opt)
-        self.netG = networks.define_G(input_nc, opt.output_nc, opt.ngf, opt.netG, opt.norm, not opt.no_dropout,
-                                      opt.init_type, opt.init_gain, self.device, **networks.hd_generator_options(opt))
+        self.define_features(opt)
+        self.netG = networks.define_G(input_nc + opt.feat_num * self.use_features, opt.output_nc, opt.ngf, opt.netG,
+                                      opt.norm, not opt.no_dropout, opt.init_type, opt.init_gain, self.device,
+                                      **networks.hd_generator_options(opt))
         if self.isTrain:
             self.define_training(opt, input_nc)
+
+    def define_features(self, opt) -> None:
+        """Where G's feature channels come from: net E on the photo (training; --use_encoded_image), <phase>_feat/
+        maps (--load_features; E then comes from --load_pretrain and is kept, not trained), or cluster centres."""
+        self.use_features = uses_features(opt)
+        self.loads_features = self.use_features and vars(opt).get('load_features', False)
+        if not self.use_features:
+            return
+        if opt.instance_feat and opt.no_instance:
+            raise UserError('--instance_feat averages features over instance maps: drop --no_instance, or use --label_feat')
+        if not opt.label_nc:
+            raise UserError('--instance_feat and --label_feat need label maps (--label_nc above 0)')
+        if self.loads_features and opt.feat_num != 3:
+            raise UserError(f'--load_features reads feature maps stored as RGB PNGs: use --feat_num 3, not {opt.feat_num}')
+        self.trains_encoder = self.isTrain and not self.loads_features
+        if self.isTrain or opt.use_encoded_image:
+            if self.isTrain and self.loads_features and not (opt.load_pretrain or opt.continue_train):
+                raise UserError('--load_features: add --load_pretrain <the experiment whose encoder wrote the feature maps '
+                                '(precompute_feature_maps.py)>: its net E is kept with this model, for encode_features.py')
+            self.model_names.append('E')
+            self.netE = networks.define_E(opt.output_nc, opt.feat_num, opt.nef, opt.n_downsample_E, opt.norm,
+                                          opt.init_type, opt.init_gain, self.device)
+            self.netE.requires_grad_(self.trains_encoder)
+        elif not self.loads_features:
+            self.styles = StyleSampler.from_file(os.path.join(self.save_dir, opt.cluster_path), opt.feat_num, opt.seed)
 
     @staticmethod
     def check_data(opt) -> None:
@@ -85,7 +139,8 @@ class Pix2PixHDModel(BaseModel):
         self.epoch = opt.epoch_count
         if opt.load_pretrain and not opt.continue_train:
             self.load_pretrained(opt.load_pretrain)
-        self.optimizer_G = self.make_adam(self.netG.parameters())
+        encoder = self.netE.parameters() if self.use_features and self.trains_encoder else ()
+        self.optimizer_G = self.make_adam(itertools.chain(self.netG.parameters(), encoder))  # pix2pixHD trains E with G
         self.optimizer_D = self.make_adam(self.netD.parameters())
         self.optimizers = [self.optimizer_G, self.optimizer_D]
 
@@ -107,6 +162,10 @@ class Pix2PixHDModel(BaseModel):
         global_part = [key for key, _ in self.netG.named_parameters() if self.opt.netG != 'local' or key.startswith('model.')]
         self.load_fitting_layers('G', self.netG, folder, required=global_part)
         self.load_fitting_layers('D', self.netD, folder, required=[])
+        if self.loads_features:
+            self.load_fitting_layers('E', self.netE, folder, required=list(self.netE.state_dict()))
+        elif self.use_features and os.path.isfile(checkpoint.net_path(folder, 'latest', 'E')):
+            self.load_fitting_layers('E', self.netE, folder, required=[])
 
     @staticmethod
     def load_fitting_layers(name: str, net: torch.nn.Module, folder: str, required: list[str]) -> None:
@@ -141,9 +200,32 @@ class Pix2PixHDModel(BaseModel):
         self.real_B = target.to(self.device) if target is not None else None
         self.visual_names = ['real_A', 'fake_B'] + ['real_B'] * (target is not None)
         self.image_paths = paths
+        if self.use_features:
+            self.pooling_map = labels if self.opt.label_feat else instances
+            self.loaded_features = input['feat'].to(self.device) if self.loads_features else None
 
     def forward(self) -> None:
-        self.fake_B = networks.run_at_any_size(self.netG, self.input_label, self.size_multiple)
+        generator_input = self.input_label
+        if self.use_features:
+            generator_input = torch.cat((generator_input, self.feature_map().to(generator_input.dtype)), 1)
+        self.fake_B = networks.run_at_any_size(self.netG, generator_input, self.size_multiple)
+
+    def encode_photos(self) -> torch.Tensor:
+        """net E's features of the current photos, constant inside each region of pooling_map (encode_features.py
+        and precompute_feature_maps.py run this with --use_encoded_image)."""
+        with torch.no_grad(), self.autocast():
+            return self.feature_map().float()
+
+    def feature_map(self) -> torch.Tensor:
+        """G's feature channels: loaded, encoded from the photo, or drawn from the cluster centres."""
+        if self.loads_features:
+            return self.loaded_features
+        if self.isTrain or self.opt.use_encoded_image:
+            if self.real_B is None:
+                raise UserError(f'--use_encoded_image encodes the real photo, but {self.image_paths[0]} has none in '
+                                f'<phase>_img/; add the photos, or leave the flag out to draw cluster centres')
+            return self.netE(self.real_B, self.pooling_map)
+        return self.styles.feature_map(self.pooling_map)
 
     def feature_matching(self, pred_fake: list[list[torch.Tensor]], pred_real: list[list[torch.Tensor]]) -> torch.Tensor:
         """L1 between D's stages on fake and on real pairs, decisions excluded, each weighted 4/(n_layers_D+1)/num_D."""
@@ -232,4 +314,6 @@ class Pix2PixHDModel(BaseModel):
                  'path': ['synthetic.png'] * opt.batch_size}
         if self.uses_instances:
             batch['inst'] = torch.randint(0, 4, shape, generator=generator).float()
+        if self.loads_features:
+            batch['feat'] = torch.rand(opt.batch_size, opt.feat_num, *shape[2:], generator=generator) * 2 - 1
         return batch

@@ -16,6 +16,8 @@ ARCHITECTURE: dict[str, tuple[type, object]] = {
     'input_nc': (int, 3), 'output_nc': (int, 3), 'direction': (str, 'AtoB'), 'model': (str, 'pix2pix'),
     'n_downsample_global': (int, 4), 'n_blocks_global': (int, 9), 'n_local_enhancers': (int, 1),
     'n_blocks_local': (int, 3), 'label_nc': (int, 0), 'no_instance': (bool, True),
+    'instance_feat': (bool, False), 'label_feat': (bool, False), 'feat_num': (int, 3), 'nef': (int, 16),
+    'n_downsample_E': (int, 4),
 }
 REFERENCE_ARCHITECTURE = {flag: default for flag, (_, default) in ARCHITECTURE.items()}
 # What differs from them for the reference's other models.

@@ -10,6 +10,7 @@ A colorization checkpoint (recorded --model colorization, or model='colorization
 lightness L to the generator and gives back an sRGB photo made of that L and the generated colour ab. A generator
 trained on label maps (--model pix2pixhd, --label_nc above 0) takes one-channel images of label IDs.
 """
+import os
 from typing import Callable
 
 import numpy as np
@@ -18,6 +19,7 @@ from PIL import Image
 
 from data.base_dataset import to_tensor
 from models import networks, speed
+from models.feature_clusters import CLUSTER_FILE, StyleSampler, connected_instances
 from models.label_maps import encode_input, label_ids_of
 from models.speed import SpeedSettings, prepare_network
 from models.record import PIX2PIXHD_ARCHITECTURE, REFERENCE_ARCHITECTURE, REFERENCE_MODEL_DEFAULTS, recorded_architecture
@@ -29,6 +31,12 @@ from util.lab import lab_to_rgb, rgb_array, rgb_to_lab
 
 
 TRANSLATED_MODELS = ('pix2pix', 'colorization', 'pix2pixhd')
+
+
+def generator_input_channels(architecture: dict) -> int:
+    """One-hot labels (or the image), plus the instance edges, plus pix2pixHD's encoded features."""
+    features = architecture['feat_num'] if architecture['instance_feat'] or architecture['label_feat'] else 0
+    return (architecture['label_nc'] or architecture['input_nc']) + int(not architecture['no_instance']) + features
 
 
 def chosen_architecture(recorded: dict | None, given: dict) -> dict:
@@ -48,8 +56,9 @@ def chosen_architecture(recorded: dict | None, given: dict) -> dict:
 class Translator:
     """A generator in eval mode that maps images in [-1, 1] of any size to images of the same size."""
 
-    def __init__(self, net: torch.nn.Module, architecture: dict, device: torch.device):
+    def __init__(self, net: torch.nn.Module, architecture: dict, device: torch.device, styles: StyleSampler | None = None):
         self.net = net.eval()
+        self.styles = styles
         self.architecture = architecture
         self.device = device
         self.size_multiple = networks.generator_size_multiple(architecture['netG'], architecture['n_downsample_global'],
@@ -61,17 +70,22 @@ class Translator:
 
     @classmethod
     def from_checkpoint(cls, folder: str, epoch: str | int = 'latest', gpu_ids: list[int] | None = None,
-                        **architecture) -> 'Translator':
-        """Load <folder>/<epoch>_net_G.pth (epoch: latest, best, a number or iter_<n>) on the device --gpu_ids names."""
+                        cluster_path: str = CLUSTER_FILE, seed: int | None = None, **architecture) -> 'Translator':
+        """Load <folder>/<epoch>_net_G.pth (epoch: latest, best, a number or iter_<n>) on the device --gpu_ids names;
+        a generator with encoded features draws them from `cluster_path` (default <folder>/features_clustered_010.npy)
+        with a generator seeded by `seed`."""
         label = str(epoch)
         record = recorded_architecture(folder, label)
         chosen = chosen_architecture(record[0] if record else None, architecture)
         device = select_device(list(gpu_ids or []))
-        generator_input_nc = (chosen['label_nc'] or chosen['input_nc']) + int(not chosen['no_instance'])
-        net = networks.define_G(generator_input_nc, chosen['output_nc'], chosen['ngf'], chosen['netG'], chosen['norm'],
-                                not chosen['no_dropout'], device=device, **networks.hd_generator_options(chosen))
+        net = networks.define_G(generator_input_channels(chosen), chosen['output_nc'], chosen['ngf'], chosen['netG'],
+                                chosen['norm'], not chosen['no_dropout'], device=device,
+                                **networks.hd_generator_options(chosen))
         checkpoint.load_network(net, checkpoint.net_path(folder, label, 'G'), map_location=device)
-        return cls(net, chosen, device)
+        styles = None
+        if chosen['instance_feat'] or chosen['label_feat']:
+            styles = StyleSampler.from_file(os.path.join(folder, cluster_path), chosen['feat_num'], seed)
+        return cls(net, chosen, device, styles)
 
     @property
     def colorization(self) -> bool:
@@ -84,8 +98,8 @@ class Translator:
 
     @property
     def generator_input_nc(self) -> int:
-        """Channels the network itself sees: one-hot labels (or the image), plus the instance edges."""
-        return (self.label_nc or self.architecture['input_nc']) + int(self.uses_instances)
+        """Channels the network itself sees: one-hot labels (or the image), instance edges, encoded features."""
+        return generator_input_channels(self.architecture)
 
     @property
     def output_nc(self) -> int:
@@ -108,13 +122,17 @@ class Translator:
         self.apply_speed(settings)
         return lambda: self.translate(example)
 
-    def translate(self, batch: torch.Tensor, instances: torch.Tensor | None = None,
-                  sources: list[str] | None = None) -> torch.Tensor:
+    def translate(self, batch: torch.Tensor, instances: torch.Tensor | None = None, sources: list[str] | None = None,
+                  style_steps: dict[int, int] | None = None, rng: np.random.Generator | None = None) -> torch.Tensor:
         """NxCxHxW in [-1, 1] (or Nx1xHxW label IDs for a label-map generator) to NxC'xHxW in [-1, 1], float32 on the
-        CPU. A generator with instance edges takes them from `instances`, else from the label map's own boundaries."""
+        CPU. A generator with instance edges takes them from `instances`, else from the label map's own boundaries.
+        One with encoded features gives each instance a cluster centre of its class, drawn with `rng` (default the
+        translator's seeded generator) and moved on by `style_steps`[instance ID] (see style_steps_at)."""
         batch = batch.to(self.device)
         encoded = encode_input(batch, self.instance_maps(batch, instances), self.label_nc,
                                sources or ['the input label map'] * len(batch))
+        if self.styles is not None:
+            encoded = torch.cat((encoded, self.styles.feature_map(self.regions(batch, instances), style_steps, rng)), 1)
         with torch.no_grad(), torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             output = networks.run_at_any_size(self.net, encoded, self.size_multiple)
         return output.float().cpu()
@@ -128,6 +146,23 @@ class Translator:
                             '--no_instance): pass the maps to Translator.translate(batch, instances); predict.py reads none')
         return (batch if instances is None else instances).to(self.device)
 
+    def regions(self, batch: torch.Tensor, instances: torch.Tensor | None) -> torch.Tensor:
+        """What encoded features are constant over: the label maps under --label_feat, else the instance maps, or
+        for label maps without them each connected region of a class."""
+        if self.architecture['label_feat']:
+            return batch
+        return connected_instances(batch) if instances is None else instances.to(self.device)
+
+    def style_steps_at(self, batch: torch.Tensor, points: list[tuple[int, int]]) -> dict[int, int]:
+        """Style steps for translate(): one per (x, y) point of the first image, for the region it falls in."""
+        regions = self.regions(batch.to(self.device), None)[0, 0]
+        steps: dict[int, int] = {}
+        for x, y in points:
+            if 0 <= y < regions.shape[0] and 0 <= x < regions.shape[1]:
+                region = int(regions[y, x])
+                steps[region] = steps.get(region, 0) + 1
+        return steps
+
     def prepare(self, image: DeepOrPil, path: str = 'the input image') -> torch.Tensor:
         """The generator's input for a decoded image (PIL, or a CxHxW tensor in [0, 1]): CxHxW in [-1, 1]; for
         colorization its lightness L, as ColorizationDataset computes it; for a label-map generator the label IDs."""
@@ -139,10 +174,10 @@ class Translator:
         return rgb_to_lab(rgb_array(with_channels(image, 3, path)))[0]
 
     def translate_images(self, batch: torch.Tensor, instances: torch.Tensor | None = None,
-                         sources: list[str] | None = None) -> torch.Tensor:
+                         sources: list[str] | None = None, **styles) -> torch.Tensor:
         """prepare()d inputs (NxCxHxW) to the images to show, in [-1, 1]: the generator's output, or for colorization
-        the sRGB photo made of the input's L and the generated ab."""
-        output = self.translate(batch, instances, sources)
+        the sRGB photo made of the input's L and the generated ab; `styles` go to translate()."""
+        output = self.translate(batch, instances, sources, **styles)
         return lab_to_rgb(batch.float(), output) if self.colorization else output
 
     def __call__(self, image: DeepOrPil) -> DeepOrPil:

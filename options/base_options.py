@@ -5,6 +5,7 @@ import argparse
 import data
 import models
 from data.labeled_dataset import add_label_options
+from models.pix2pixhd_model import add_encoder_options
 from models.record import REFERENCE_ARCHITECTURE
 from util import checkpoint
 from util.distributed import is_main_process
@@ -22,7 +23,7 @@ class BaseOptions:
         experiment.add_argument('--dataroot', help='required: folder of the dataset (holding train/, val/, test/ for aligned data)')
         add_checkpoint_flags(experiment)
         add_gpu_ids_flag(experiment)
-        experiment.add_argument('--seed', type=int, default=None, help='seed python, numpy and torch and use deterministic algorithms')
+        add_seed_flag(experiment, 'seed python, numpy and torch (and the style draws of encoded features) and use deterministic algorithms')
         experiment.add_argument('--load_iter', type=int, default=0, help='if above 0, load the checkpoint saved as iter_<load_iter> instead of --epoch')
         experiment.add_argument('--suffix', type=str, default='', help='appended to --name, formatted with the options, e.g. {model}_{netG}_size{load_size}')
         experiment.add_argument('--verbose', action='store_true', help='print network structures and more')
@@ -124,7 +125,7 @@ def add_checkpoint_flags(group: argparse._ActionsContainer, name_required: bool 
     """Which checkpoint: --name, --checkpoints_dir and --epoch, for every entry point."""
     group.add_argument('--name', type=str, default='experiment_name', required=name_required, help='experiment name: checkpoints go to <checkpoints_dir>/<name>')
     group.add_argument('--checkpoints_dir', type=str, default='./checkpoints', help='where experiments keep checkpoints, options and logs')
-    group.add_argument('--epoch', type=str, default='latest', help='checkpoint to load: latest, best, an epoch number or iter_<n>')
+    group.add_argument('--epoch', '--which_epoch', type=str, default='latest', help='checkpoint to load: latest, best, an epoch number or iter_<n>')
 
 
 def add_overwrite_flag(group: argparse._ActionsContainer) -> None:
@@ -133,6 +134,10 @@ def add_overwrite_flag(group: argparse._ActionsContainer) -> None:
 
 def add_fid_weights_flag(group: argparse._ActionsContainer) -> None:
     group.add_argument('--fid_weights', type=str, default=None, help="pytorch-fid's Inception weights (pt_inception-2015-12-05-6726825d.pth) for FID and KID; default: torch's hub cache, downloaded there when online")
+
+
+def add_seed_flag(group: argparse._ActionsContainer, meaning: str) -> None:
+    group.add_argument('--seed', type=int, default=None, help=meaning)
 
 
 def add_phase_flag(group: argparse._ActionsContainer, default: str) -> None:
@@ -175,15 +180,25 @@ def add_recorded_architecture_flags(parser: argparse.ArgumentParser) -> None:
     architecture = parser.add_argument_group('architecture (as recorded in training unless given)')
     add_architecture_flags(architecture, architecture, architecture)
     add_label_options(parser, architecture)
+    add_encoder_options(architecture)
     for action in architecture._group_actions:
         action.default = argparse.SUPPRESS
         action.help += f'; default: as recorded in training, else {REFERENCE_ARCHITECTURE[action.dest]}'
+
+
+class DataType(argparse.Action):
+    """--data_type 16|32 sets --amp as pix2pixHD's precision does: mixed precision or full."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        setattr(namespace, self.dest, value)
+        namespace.amp = value == 16
 
 
 def add_speed_flags(parser: argparse.ArgumentParser, inference_only: bool = False) -> None:
     """The speed flags of an entry point, as the group "speed" of --help; predict.py's and serve.py's (inference_only) lack --fused_adam."""
     speed = parser.add_argument_group('speed')
     speed.add_argument('--fast', action='store_true', help='before starting, time the speed settings below on a synthetic batch and keep the fastest (reported in one line, recorded in <phase>_opt.txt and reused by --continue_train)')
+    speed.add_argument('--data_type', type=int, choices=(16, 32), default=32, action=DataType, help="pix2pixHD's precision flag: 16 turns --amp on, 32 off")
     speed.add_argument('--amp', '--fp16', action='store_true', help='mixed precision where the device computes it natively: bfloat16 on CPUs with AVX512-BF16/AMX and on bf16 GPUs, float16 with a gradient scaler on other tensor-core GPUs; elsewhere a warning and float32')
     speed.add_argument('--channels_last', action='store_true', help='keep networks and images in channels-last memory format')
     speed.add_argument('--compile', action='store_true', help='torch.compile the networks (the first iterations are slow while compiling)')

@@ -30,6 +30,23 @@ class TestOptions(BaseOptions):
         opt.num_threads, opt.batch_size, opt.serial_batches, opt.no_flip, opt.display_id = 0, 1, True, True, -1
 
 
+class EncoderOptions(TestOptions):
+    """The flags of encode_features.py and precompute_feature_maps.py: test.py's, on the training split, for a
+    --model pix2pixhd experiment trained with --instance_feat or --label_feat, whose encoder (net E) they run."""
+
+    def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        parser = super().initialize(parser)
+        parser.set_defaults(model='pix2pixhd', phase='train', num_test=float('inf'))
+        return parser
+
+    def adjust(self, opt: argparse.Namespace, args: list[str] | None) -> None:
+        super().adjust(opt, args)
+        if not (opt.instance_feat or opt.label_feat):
+            raise UserError(f'{checkpoint.experiment_dir(opt)} was not trained with --instance_feat or --label_feat: it '
+                            'has no feature encoder to run')
+        opt.use_encoded_image = True
+
+
 def explicit_flags(parser: argparse.ArgumentParser, args: list[str] | None) -> set[str]:
     """Option names written on the command line, aliases (pix2pixHD's spellings) and --flag=value forms included."""
     probe = copy.deepcopy(parser)

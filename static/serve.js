@@ -1,6 +1,9 @@
 // The drawing page of serve.py: draw on a canvas at the model's training size; after each stroke the drawing is
 // sent to POST /translate and the answer is shown beside it. Label maps get a palette, a rectangle and a brush
 // tool; other inputs a brush (any colour) and an eraser. Strokes are unantialiased, so label colours stay exact.
+// A label-ID generator's palette has colour i for label ID i: a grey upload (r = g = b) is taken as label IDs and
+// painted in their colours. A generator with encoded features adds the Style tool: its clicks draw nothing, they
+// go with each drawing sent (translate?clicks=x,y;x,y) and step the regions clicked to their next styles.
 'use strict';
 
 const DISPLAY_SIDE = 512;  // the canvas is shown scaled up by a whole factor to about this many pixels
@@ -9,8 +12,10 @@ const canvas = document.getElementById('drawing');
 const context = canvas.getContext('2d', {willReadFrequently: true});
 const result = document.getElementById('result');
 const statusLine = document.getElementById('status');
-const state = {tool: null, colour: '#000000', background: '#ffffff', undo: [], stroke: null,
-               busy: false, pending: false, resultUrl: null};
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47];
+const TOOL_TITLES = {style: 'click a region to step it on to the next style of its class'};
+const state = {tool: null, colour: '#000000', background: '#ffffff', undo: [], stroke: null, clicks: [],
+               palette: null, labelIds: false, busy: false, pending: false, resultUrl: null};
 
 function rgbText(rgb) {
   return `rgb(${rgb[0]}, ${rgb[1]}, ${rgb[2]})`;
@@ -62,6 +67,11 @@ function strokeColour() {
 
 function startStroke(event) {
   if (event.button !== 0) return;
+  if (state.tool === 'style') {
+    state.clicks.push(canvasPoint(event));
+    requestTranslation();
+    return;
+  }
   canvas.setPointerCapture(event.pointerId);
   pushUndo();
   const point = canvasPoint(event);
@@ -106,17 +116,23 @@ function requestTranslation() {
     return;
   }
   state.busy = true;
-  canvas.toBlob(sendDrawing, 'image/png');
+  const url = translateUrl();
+  canvas.toBlob(blob => sendDrawing(blob, url), 'image/png');
 }
 
-async function sendDrawing(blob) {
+function translateUrl() {
+  if (!state.clicks.length) return 'translate';
+  return `translate?clicks=${encodeURIComponent(state.clicks.map(point => `${point.x},${point.y}`).join(';'))}`;
+}
+
+async function sendDrawing(blob, url) {
   const started = performance.now();
   try {
-    const response = await fetch('translate', {method: 'POST', body: blob, headers: {'Content-Type': 'image/png'}});
+    const response = await fetch(url, {method: 'POST', body: blob, headers: {'Content-Type': 'image/png'}});
     if (!response.ok) {
       showStatus(`translation failed (${response.status}): ${await response.text()}`, true);
     } else {
-      showResult(await response.blob(), performance.now() - started);
+      showResult(await response.blob(), performance.now() - started, response.headers.get('X-Style'));
     }
   } catch (error) {
     showStatus(`translation failed: ${error}`, true);
@@ -129,7 +145,7 @@ async function sendDrawing(blob) {
   }
 }
 
-function showResult(png, milliseconds) {
+function showResult(png, milliseconds, style) {
   if (state.resultUrl) URL.revokeObjectURL(state.resultUrl);
   state.resultUrl = URL.createObjectURL(png);
   result.onload = () => {
@@ -137,7 +153,7 @@ function showResult(png, milliseconds) {
   };
   result.src = state.resultUrl;
   document.getElementById('download-result').href = state.resultUrl;
-  showStatus(`translation (${Math.round(milliseconds)} ms)`, false);
+  showStatus(`translation (${Math.round(milliseconds)} ms)${style ? `; ${style}` : ''}`, false);
 }
 
 function toolButtons(tools) {
@@ -147,6 +163,7 @@ function toolButtons(tools) {
     button.type = 'button';
     button.id = `tool-${tool}`;
     button.textContent = tool[0].toUpperCase() + tool.slice(1);
+    if (TOOL_TITLES[tool]) button.title = TOOL_TITLES[tool];
     button.addEventListener('click', () => selectTool(tool));
     box.appendChild(button);
   }
@@ -158,6 +175,7 @@ function selectTool(tool) {
   for (const button of document.querySelectorAll('#tools button')) {
     button.classList.toggle('selected', button.id === `tool-${tool}`);
   }
+  canvas.classList.toggle('style-tool', tool === 'style');
 }
 
 function paletteSwatches(palette) {
@@ -184,14 +202,62 @@ function selectColour(index, palette) {
 
 async function uploadImage(file) {
   if (!file) return;
+  let bitmap;
   try {
-    const bitmap = await createImageBitmap(file);
-    pushUndo();
-    context.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
-    requestTranslation();
+    bitmap = await createImageBitmap(file, {colorSpaceConversion: 'none', premultiplyAlpha: 'none'});
   } catch (error) {
     showStatus(`${file.name} cannot be read as an image`, true);
+    return;
   }
+  if (state.labelIds && await isDeepGreyPng(file)) {
+    showStatus(`${file.name} is a 16-bit grey PNG, which the browser reads at 8 bits; save its label IDs as an 8-bit ` +
+               'PNG, or send it to /translate with curl (see serve.py)', true);
+    return;
+  }
+  pushUndo();
+  context.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  const problem = state.labelIds ? paintLabelIds() : '';
+  if (problem) {
+    context.putImageData(state.undo.pop(), 0, 0);
+    showStatus(`${file.name}: ${problem}`, true);
+    return;
+  }
+  requestTranslation();
+}
+
+async function isDeepGreyPng(file) {
+  const header = new Uint8Array(await file.slice(0, 26).arrayBuffer());  // the signature, then IHDR
+  const greyTypes = [0, 4];
+  return PNG_SIGNATURE.every((byte, index) => header[index] === byte) && header[24] === 16 &&
+         greyTypes.includes(header[25]);
+}
+
+// A grey canvas (r = g = b everywhere) holds label IDs: paint each pixel in its label's colour. Returns what is
+// wrong ('' when nothing is; a canvas in colour, or all in grey colours of the palette, stays as it is).
+function paintLabelIds() {
+  const image = snapshot();
+  const pixels = image.data;
+  let top = 0;
+  for (let i = 0; i < pixels.length; i += 4) {
+    if (pixels[i] !== pixels[i + 1] || pixels[i] !== pixels[i + 2]) return '';
+    top = Math.max(top, pixels[i]);
+  }
+  if (top >= state.palette.length) {
+    return inPalette(pixels) ? '' : `grey level ${top} is no label ID of this model (0..${state.palette.length - 1})`;
+  }
+  for (let i = 0; i < pixels.length; i += 4) {
+    pixels.set([...state.palette[pixels[i]].rgb, 255], i);
+  }
+  context.putImageData(image, 0, 0);
+  return '';
+}
+
+function inPalette(pixels) {
+  const colours = new Set(state.palette.map(label => rgbText(label.rgb)));
+  for (let i = 0; i < pixels.length; i += 4) {
+    if (!colours.has(rgbText(pixels.subarray(i, i + 3)))) return false;
+  }
+  return true;
 }
 
 function setUpControls() {
@@ -208,6 +274,7 @@ function setUpControls() {
   });
   document.getElementById('clear').addEventListener('click', () => {
     pushUndo();
+    state.clicks = [];
     clearCanvas();
     requestTranslation();
   });
@@ -229,13 +296,16 @@ async function start() {
     element.style.width = element.style.height = shown;
   }
   context.imageSmoothingEnabled = false;
+  const styleTool = setup.styles ? ['style'] : [];
+  state.palette = setup.palette;
+  state.labelIds = setup.label_nc > 0;
   if (setup.palette) {
     state.background = rgbText(setup.palette[0].rgb);
     paletteSwatches(setup.palette);
-    toolButtons(['rectangle', 'brush']);
+    toolButtons(['rectangle', 'brush', ...styleTool]);
   } else {
     document.getElementById('free-colour').hidden = false;
-    toolButtons(['brush', 'eraser']);
+    toolButtons(['brush', 'eraser', ...styleTool]);
   }
   setUpControls();
   clearCanvas();

@@ -57,7 +57,7 @@ def tiny_experiment(tmp_path_factory):
     return train_tiny_experiment(tmp_path_factory.mktemp('tiny_experiment'))
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def browser():
     """Headless Debian Chromium driven by selenium, with a profile of its own."""
     with headless_chromium() as driver:

@@ -83,7 +83,8 @@ def test_test_help_lists_base_and_test_flags_with_defaults():
 def test_translator_defaults_are_the_pix2pix_defaults():
     from models.record import REFERENCE_ARCHITECTURE
     found = flag_defaults(run_entry('test.py', '--help').stdout)
-    pix2pix_flags = [flag for flag in REFERENCE_ARCHITECTURE if flag not in ('label_nc', 'no_instance')]  # pix2pixHD's
+    pix2pixhd_only = ('label_nc', 'no_instance', 'instance_feat', 'label_feat', 'feat_num', 'nef', 'n_downsample_E')
+    pix2pix_flags = [flag for flag in REFERENCE_ARCHITECTURE if flag not in pix2pixhd_only]
     assert {flag: str(REFERENCE_ARCHITECTURE[flag]) for flag in pix2pix_flags} == {flag: found[flag] for flag in pix2pix_flags}
     assert (REFERENCE_ARCHITECTURE['label_nc'], REFERENCE_ARCHITECTURE['no_instance']) == (0, True)  # image inputs
 
@@ -94,6 +95,8 @@ PIX2PIXHD_TRAIN_FLAGS = {
     'label_nc': '35', 'no_instance': 'False', 'dataset_mode': 'labeled', 'preprocess': 'scale_width',
     'load_size': '1024', 'crop_size': '512', 'gan_mode': 'lsgan', 'no_lsgan': 'False', 'pool_size': '0',
     'lambda_feat': '10.0', 'no_ganFeat_loss': 'False', 'no_vgg_loss': 'False', 'niter_fix_global': '0', 'load_pretrain': '',
+    'dataroot': './datasets/cityscapes/', 'instance_feat': 'False', 'label_feat': 'False', 'feat_num': '3', 'nef': '16',
+    'n_downsample_E': '4', 'n_clusters': '10', 'data_type': '32',
 }
 
 

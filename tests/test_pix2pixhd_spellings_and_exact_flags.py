@@ -9,7 +9,8 @@ from tiny_runs import run_entry
 PIX2PIXHD_SPELLINGS = [('--loadSize', '1024', 'load_size', 1024), ('--fineSize', '512', 'crop_size', 512),
                        ('--resize_or_crop', 'scale_width', 'preprocess', 'scale_width'), ('--niter', '50', 'n_epochs', 50),
                        ('--niter_decay', '7', 'n_epochs_decay', 7), ('--batchSize', '4', 'batch_size', 4),
-                       ('--nThreads', '3', 'num_threads', 3), ('--fp16', None, 'amp', True)]
+                       ('--nThreads', '3', 'num_threads', 3), ('--fp16', None, 'amp', True),
+                       ('--data_type', '16', 'amp', True), ('--which_epoch', '5', 'epoch', '5')]
 
 
 @pytest.mark.parametrize('flag, value, dest, expected', PIX2PIXHD_SPELLINGS, ids=[row[0] for row in PIX2PIXHD_SPELLINGS])
@@ -18,6 +19,13 @@ def test_pix2pixhd_spelling_sets_our_flag(flag, value, dest, expected):
     opt, parser = TrainOptions().gather_options(args)
     assert getattr(opt, dest) == expected
     assert flag in parser.format_help()
+
+
+def test_data_type_32_is_full_precision_and_the_dataroot_is_pix2pixhd_s():
+    opt, _ = TrainOptions().gather_options(['--model', 'pix2pixhd', '--fp16', '--data_type', '32'])
+    assert opt.amp is False and opt.data_type == 32
+    assert opt.dataroot == './datasets/cityscapes/'  # pix2pixHD's default, under --model pix2pixhd only
+    assert TrainOptions().gather_options(['--model', 'pix2pixhd', '--data_type', '16'])[0].amp is True
 
 
 def test_how_many_is_num_test():

@@ -12,12 +12,11 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tiny_runs import artifacts_dir, start_serve, stop
+from tiny_runs import WAIT_S, artifacts_dir, canvas_pixel, drawing_png, shown_result, start_serve, stop
 
 pytestmark = pytest.mark.slow  # training runs, servers or browsers: left out of scripts/test.sh --quick
 
 PALETTE = [((0, 0, 170), 'background'), ((0, 0, 255), 'facade'), ((0, 85, 255), 'window')]
-WAIT_S = 10
 
 
 @pytest.fixture(scope='module')
@@ -58,27 +57,6 @@ def drag(browser, canvas, start: tuple[float, float], end: tuple[float, float], 
     for step in range(1, steps + 1):
         actions.move_to_element_with_offset(canvas, x0 + (x1 - x0) * step // steps, y0 + (y1 - y0) * step // steps)
     actions.release().perform()
-
-
-def canvas_pixel(browser, fraction: tuple[float, float]) -> tuple[int, ...]:
-    return tuple(browser.execute_script(
-        'const c = document.getElementById("drawing");'
-        'return Array.from(c.getContext("2d").getImageData(Math.floor(arguments[0] * c.width),'
-        ' Math.floor(arguments[1] * c.height), 1, 1).data.slice(0, 3));', *fraction))
-
-
-def drawing_png(browser) -> bytes:
-    url = browser.execute_script('return document.getElementById("drawing").toDataURL("image/png");')
-    return base64.b64decode(url.split(',', 1)[1])
-
-
-def shown_result(browser) -> np.ndarray:
-    """The pixels of the translation the page shows now."""
-    url = browser.execute_async_script(
-        'const done = arguments[0];'
-        'fetch(document.getElementById("result").src).then(r => r.blob()).then(blob => {'
-        ' const reader = new FileReader(); reader.onload = () => done(reader.result); reader.readAsDataURL(blob); });')
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(',', 1)[1])))).astype(int)
 
 
 def served_translation(url: str, png: bytes) -> np.ndarray:

@@ -1,6 +1,7 @@
 """The one helper module of the tests: the repository root, the tiny-network flags, the aligned-dataset writer,
 the runners for the entry points (a subprocess as a user runs them, or main() in this process), in-process model
 builders, and the local servers some tests start."""
+import base64
 import contextlib
 import importlib
 import importlib.util
@@ -89,6 +90,38 @@ def write_labeled_sample(root: Path, phase: str, name: str, label: np.ndarray, i
         if pixels is not None:
             (root / f'{phase}_{kind}').mkdir(parents=True, exist_ok=True)
             Image.fromarray(pixels).save(root / f'{phase}_{kind}' / f'{name}{ext}')
+
+
+CITY = {'road': 7, 'building': 11, 'sky': 23, 'car': 26}  # Cityscapes label IDs
+
+
+def make_cityscapes_tree(root: Path, splits: dict[str, int], width: int = 64, height: int = 32, seed: int = 0) -> Path:
+    """<root>/datasets/cityscapes/<split>_{label,inst,img}/ as pix2pixHD ships it: Cityscapes file names, label IDs
+    (sky, building, road) with 2 or 3 cars (class 26, instance IDs 26000 + n, each over 1/64 of the image and a
+    colour of its own), 16-bit instance maps, photos."""
+    rng = np.random.default_rng(seed)
+    folder = root / 'datasets' / 'cityscapes'
+    for split, count in splits.items():
+        for index in range(count):
+            label = np.full((height, width), CITY['sky'], np.uint8)
+            label[height // 3:] = CITY['building']
+            label[2 * height // 3:] = CITY['road']
+            inst = label.astype(np.uint16)
+            photo = np.zeros((height, width, 3), np.uint8)
+            for cars in range(2 + index % 2):
+                top, left = int(rng.integers(height // 2, height - 8)), int(rng.integers(0, width - 12)) // 12 * 12
+                label[top:top + 7, left:left + 11] = CITY['car']
+                inst[top:top + 7, left:left + 11] = CITY['car'] * 1000 + cars
+                photo[top:top + 7, left:left + 11] = rng.integers(0, 256, 3)
+            for name, value in CITY.items():
+                if name != 'car':
+                    photo[label == value] = rng.integers(0, 256, 3)
+            stem = f'{"aachen" if split == "train" else "frankfurt"}_{index:06d}_000019'
+            for kind, pixels, suffix in (('label', label, '_gtFine_labelIds'), ('inst', inst, '_gtFine_instanceIds'),
+                                         ('img', photo, '_leftImg8bit')):
+                (folder / f'{split}_{kind}').mkdir(parents=True, exist_ok=True)
+                Image.fromarray(pixels).save(folder / f'{split}_{kind}' / f'{stem}{suffix}.png')
+    return folder
 
 
 def random_image(path: str | Path, width: int, height: int, seed: int, mode: str = 'RGB') -> str:
@@ -373,6 +406,31 @@ def headless_chromium(window: str = '1200,1000'):
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+# What the drawing page of serve.py shows, read in the browser; the seconds a page gets to show a translation.
+WAIT_S = 10
+
+
+def canvas_pixel(browser, fraction: tuple[float, float]) -> tuple[int, ...]:
+    return tuple(browser.execute_script(
+        'const c = document.getElementById("drawing");'
+        'return Array.from(c.getContext("2d").getImageData(Math.floor(arguments[0] * c.width),'
+        ' Math.floor(arguments[1] * c.height), 1, 1).data.slice(0, 3));', *fraction))
+
+
+def drawing_png(browser) -> bytes:
+    url = browser.execute_script('return document.getElementById("drawing").toDataURL("image/png");')
+    return base64.b64decode(url.split(',', 1)[1])
+
+
+def shown_result(browser) -> np.ndarray:
+    """The pixels of the translation the page shows now."""
+    url = browser.execute_async_script(
+        'const done = arguments[0];'
+        'fetch(document.getElementById("result").src).then(r => r.blob()).then(blob => {'
+        ' const reader = new FileReader(); reader.onload = () => done(reader.result); reader.readAsDataURL(blob); });')
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(',', 1)[1])))).astype(int)
 
 
 def artifacts_dir() -> Path:
