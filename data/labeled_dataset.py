@@ -143,35 +143,29 @@ def find_samples(opt) -> list[Sample]:
         raise UserError(f'{os.path.join(opt.dataroot, opt.phase + "_label")} is not a folder; --dataset_mode labeled '
                         'reads label maps from <dataroot>/<phase>_label/: check --dataroot and --phase')
     labels = files_by_name(label_dir)
-    insts = partners(labels, label_dir, instance_folder(opt), 'instance map')
+    instance_dir = wanted_folder(opt, 'inst', not opt.no_instance,
+                                 'add the instance maps there, or pass --no_instance to train without them')
+    insts = partners(labels, label_dir, instance_dir, 'instance map')
     image_dir = split_folder(opt, 'img', *(('B',) if opt.label_nc == 0 else ()))
     if image_dir is None and opt.isTrain:
         raise UserError(f'{os.path.join(opt.dataroot, opt.phase + "_img")} is not a folder; training needs the '
                         'target images next to the label maps')
     images = partners(labels, label_dir, image_dir, 'image')
-    feats = partners(labels, label_dir, feature_folder(opt), 'feature map')
+    feature_dir = wanted_folder(opt, 'feat', getattr(opt, 'load_features', False), '--load_features reads the feature '
+                                'maps there: run precompute_feature_maps.py --name <the encoder\'s experiment> first')
+    feats = partners(labels, label_dir, feature_dir, 'feature map')
     samples = [Sample(path, insts.get(name), images.get(name), feats.get(name)) for name, path in sorted(labels.items())]
     samples = samples[:int(min(opt.max_dataset_size, len(samples)))]
     return readable_samples(samples, label_dir) if opt.skip_bad_images else samples
 
 
-def instance_folder(opt) -> str | None:
-    if opt.no_instance:
+def wanted_folder(opt, kind: str, wanted: bool, advice: str) -> str | None:
+    """<dataroot>/<phase>_<kind> when `wanted` (one line ending in `advice` when it is not there), else None."""
+    if not wanted:
         return None
-    folder = split_folder(opt, 'inst')
+    folder = split_folder(opt, kind)
     if folder is None:
-        raise UserError(f'{os.path.join(opt.dataroot, opt.phase + "_inst")} is not a folder; add the instance maps '
-                        'there, or pass --no_instance to train without them')
-    return folder
-
-
-def feature_folder(opt) -> str | None:
-    if not getattr(opt, 'load_features', False):
-        return None
-    folder = split_folder(opt, 'feat')
-    if folder is None:
-        raise UserError(f'{os.path.join(opt.dataroot, opt.phase + "_feat")} is not a folder; --load_features reads the '
-                        'feature maps there: run precompute_feature_maps.py --name <the encoder\'s experiment> first')
+        raise UserError(f'{os.path.join(opt.dataroot, f"{opt.phase}_{kind}")} is not a folder; {advice}')
     return folder
 
 

@@ -51,7 +51,7 @@ class Pix2PixHDModel(BaseModel):
         if not is_train:
             add_cluster_path_flag(features)
             features.add_argument('--use_encoded_image', action='store_true', help='encode the real photo (<phase>_img/) with net E instead of drawing cluster centres')
-        if is_train:
+        else:
             parser.set_defaults(gan_mode='lsgan', pool_size=0)
             losses = parser.add_argument_group("pix2pixHD's losses and stages")
             losses.add_argument('--no_lsgan', action='store_true', help='vanilla GAN loss (cross-entropy) instead of least squares')
@@ -61,8 +61,8 @@ class Pix2PixHDModel(BaseModel):
             losses.add_argument('--niter_fix_global', type=int, default=0,
                                 help='with --netG local: train only the outermost local enhancer for the first N epochs, the rest fixed')
             losses.add_argument('--load_pretrain', type=str, default='',
-                                help='start from the latest_net_G.pth (and latest_net_D.pth) of this experiment folder, e.g. a '
-                                     'trained --netG global for a --netG local (its layers that fit are loaded)')
+                                help='start from the latest_net_G.pth (and latest_net_D.pth, latest_net_E.pth) of this experiment '
+                                     'folder, e.g. a trained --netG global for a --netG local (its layers that fit are loaded)')
         return parser
 
     def __init__(self, opt):
@@ -94,11 +94,11 @@ class Pix2PixHDModel(BaseModel):
             raise UserError('--instance_feat and --label_feat need label maps (--label_nc above 0)')
         if self.loads_features and opt.feat_num != 3:
             raise UserError(f'--load_features reads feature maps stored as RGB PNGs: use --feat_num 3, not {opt.feat_num}')
+        if self.isTrain and self.loads_features and not (opt.load_pretrain or opt.continue_train):
+            raise UserError('--load_features: add --load_pretrain <the experiment whose encoder wrote the feature maps '
+                            '(precompute_feature_maps.py)>: its net E is kept with this model, for encode_features.py')
         self.trains_encoder = self.isTrain and not self.loads_features
         if self.isTrain or opt.use_encoded_image:
-            if self.isTrain and self.loads_features and not (opt.load_pretrain or opt.continue_train):
-                raise UserError('--load_features: add --load_pretrain <the experiment whose encoder wrote the feature maps '
-                                '(precompute_feature_maps.py)>: its net E is kept with this model, for encode_features.py')
             self.model_names.append('E')
             self.netE = networks.define_E(opt.output_nc, opt.feat_num, opt.nef, opt.n_downsample_E, opt.norm,
                                           opt.init_type, opt.init_gain, self.device)

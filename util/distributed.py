@@ -166,8 +166,8 @@ def wrap_ddp(net: nn.Module, device: torch.device, sync_batchnorm: bool) -> nn.M
     Buffers are not broadcast at each forward: D runs twice (fake, real) before its backward, and on CUDA the
     broadcast's in-place copy into BatchNorm's running statistics breaks that backward (seen on an H200 with nccl).
     Rank 0's statistics, the ones saved, are the same either way: the broadcast only ever overwrote the others'."""
-    if not is_distributed():
-        return net
+    if not is_distributed() or not any(param.requires_grad for param in net.parameters()):
+        return net  # nothing to average: a network kept fixed (net E under --load_features)
     if sync_batchnorm and get_world_size() > 1:
         if device.type != 'cuda':
             raise UserError('--norm syncbatch synchronizes statistics only between GPUs (nccl); on CPU use --norm batch')
