@@ -64,9 +64,10 @@ def read_feature_file(path: str, columns: int, flag: str) -> dict[int, np.ndarra
                         'arrays (encode_features.py writes one)') from err
     except (ValueError, EOFError, OSError, AttributeError, TypeError) as err:
         raise UserError(f'{path} is not a features file of pix2pixHD\'s format ({err}); encode_features.py writes one') from err
-    table = content.item() if isinstance(content, np.ndarray) and content.shape == () else content
-    if shape != () or not isinstance(table, dict):
-        raise UserError(f'{path} holds {type(table).__name__}, not a dict of class ID to arrays; encode_features.py writes one')
+    table = content.item() if isinstance(content, np.ndarray) and content.shape == () else None
+    if not isinstance(table, dict):
+        held = f'a {dtype} array of shape {shape}' if table is None else f'a {type(table).__name__}'
+        raise UserError(f'{path} holds {held}, not a dict of class ID to arrays; encode_features.py writes one')
     checked = {}
     for label, rows in table.items():
         rows = np.asarray(rows)

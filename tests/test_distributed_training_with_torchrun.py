@@ -59,12 +59,13 @@ def logged_digests(stdout: str, net: str) -> list[str]:
 
 def test_torchrun_trains_pix2pixhd_with_its_multiscale_discriminator(tmp_path):
     """The multiscale D returns every stage's features through DDP, with its scales and G's blocks recomputed in
-    the backward (--checkpoint_activations); both ranks end with rank 0's saved weights."""
+    the backward (--checkpoint_activations), and the feature encoder trains with G; all ranks end with rank 0's
+    saved weights."""
     make_labeled_dataset(tmp_path / 'data', {'train': NUM_IMAGES})
     stdout = run_torchrun(tmp_path, 2, [*HD_TINY_NET, '--label_nc', '12', '--no_vgg_loss', '--preprocess', 'none',
-                                        '--checkpoint_activations'])
+                                        '--checkpoint_activations', '--instance_feat', '--nef', '4', '--n_downsample_E', '2'])
     assert 'G_GAN_Feat' in stdout
-    for net in ('G', 'D'):
+    for net in ('G', 'D', 'E'):
         saved = checkpoint_parameters_digest(str(tmp_path / 'ckpt' / 'ddp' / f'latest_net_{net}.pth'))
         assert logged_digests(stdout, net) == [saved, saved]
 
