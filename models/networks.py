@@ -466,9 +466,10 @@ class Encoder(nn.Module):
     def __init__(self, input_nc: int, feat_num: int, nef: int = 16, n_downsampling: int = 4, norm_layer=nn.InstanceNorm2d):
         super().__init__()
         self.model = GlobalGenerator(input_nc, feat_num, nef, n_downsampling, 0, norm_layer).model
+        self.size_multiple = 2 ** n_downsampling
 
     def forward(self, image: torch.Tensor, instances: torch.Tensor) -> torch.Tensor:
-        return instance_mean(self.model(image), instances)
+        return instance_mean(run_at_any_size(self.model, image, self.size_multiple), instances)
 
 
 def instance_mean(features: torch.Tensor, instances: torch.Tensor) -> torch.Tensor:

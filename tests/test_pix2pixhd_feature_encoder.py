@@ -63,6 +63,8 @@ def test_full_size_encoder_has_pix2pixhd_keys_and_loads_both_ways_with_the_same_
         inside = features[0][:, instances[0, 0] == instance_id]
         assert inside.numel() == 0 or torch.all(inside == inside[:, :1])  # one value per instance and channel
     theirs.load_state_dict(ours.state_dict(), strict=True)
+    odd = torch.rand(1, 3, 20, 27) * 2 - 1  # any size: padded to E's multiple of 16 and cropped back, as G is
+    assert ours(odd, torch.zeros(1, 1, 20, 27)).shape == (1, 3, 20, 27)
 
 
 def test_encoder_trains_with_the_generator_and_is_saved_with_it(tmp_path):
