@@ -10,6 +10,7 @@ from models import networks
 from models.base_model import BaseModel
 from models.feature_clusters import CLUSTER_FILE, StyleSampler
 from models.label_maps import colorize, encode_input
+from models.record import generator_input_channels, uses_features
 from util import checkpoint
 from util.distributed import without_ddp
 from util.errors import UserError
@@ -29,10 +30,6 @@ def add_encoder_options(group: argparse._ActionsContainer) -> None:
 
 def add_cluster_path_flag(group: argparse._ActionsContainer) -> None:
     group.add_argument('--cluster_path', type=str, default=CLUSTER_FILE, help='the cluster centres each region draws its encoded features from (encode_features.py writes them); relative to <checkpoints_dir>/<name>/ as in pix2pixHD')
-
-
-def uses_features(opt) -> bool:
-    return bool(opt.instance_feat or opt.label_feat)
 
 
 class Pix2PixHDModel(BaseModel):
@@ -75,8 +72,8 @@ class Pix2PixHDModel(BaseModel):
         self.model_names = ['G', 'D'] if self.isTrain else ['G']
         self.size_multiple = networks.size_multiple_of(opt)
         self.define_features(opt)
-        self.netG = networks.define_G(input_nc + opt.feat_num * self.use_features, opt.output_nc, opt.ngf, opt.netG,
-                                      opt.norm, not opt.no_dropout, opt.init_type, opt.init_gain, self.device,
+        self.netG = networks.define_G(generator_input_channels(vars(opt)), opt.output_nc, opt.ngf, opt.netG, opt.norm,
+                                      not opt.no_dropout, opt.init_type, opt.init_gain, self.device,
                                       **networks.hd_generator_options(opt))
         if self.isTrain:
             self.define_training(opt, input_nc)
@@ -84,7 +81,7 @@ class Pix2PixHDModel(BaseModel):
     def define_features(self, opt) -> None:
         """Where G's feature channels come from: net E on the photo (training; --use_encoded_image), <phase>_feat/
         maps (--load_features; E then comes from --load_pretrain and is kept, not trained), or cluster centres."""
-        self.use_features = uses_features(opt)
+        self.use_features = uses_features(vars(opt))
         self.loads_features = self.use_features and vars(opt).get('load_features', False)
         if not self.use_features:
             return

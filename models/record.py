@@ -26,6 +26,17 @@ REFERENCE_MODEL_DEFAULTS = {'colorization': {'input_nc': 1, 'output_nc': 2}}
 PIX2PIXHD_ARCHITECTURE = {'norm': 'instance', 'no_dropout': True, 'label_nc': 35, 'no_instance': False}
 
 
+def uses_features(architecture: dict) -> bool:
+    """Whether G also takes pix2pixHD's encoded features (--instance_feat or --label_feat)."""
+    return bool(architecture.get('instance_feat') or architecture.get('label_feat'))
+
+
+def generator_input_channels(architecture: dict) -> int:
+    """One-hot labels (or the image), plus the instance edges, plus pix2pixHD's encoded features."""
+    features = architecture['feat_num'] if uses_features(architecture) else 0
+    return (architecture['label_nc'] or architecture['input_nc']) + int(not architecture['no_instance']) + features
+
+
 def architecture_overrides(opt: argparse.Namespace) -> dict:
     """The architecture flags given on the command line of predict.py, serve.py or export.py (None where not given)."""
     return {flag: getattr(opt, flag, None) for flag in ARCHITECTURE}

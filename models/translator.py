@@ -22,7 +22,8 @@ from models import networks, speed
 from models.feature_clusters import CLUSTER_FILE, StyleSampler, connected_instances
 from models.label_maps import encode_input, label_ids_of
 from models.speed import SpeedSettings, prepare_network
-from models.record import PIX2PIXHD_ARCHITECTURE, REFERENCE_ARCHITECTURE, REFERENCE_MODEL_DEFAULTS, recorded_architecture
+from models.record import (PIX2PIXHD_ARCHITECTURE, REFERENCE_ARCHITECTURE, REFERENCE_MODEL_DEFAULTS, generator_input_channels,
+                           recorded_architecture, uses_features)
 from util import checkpoint
 from util.errors import UserError
 from util.hardware import native_autocast_dtype, select_device
@@ -31,12 +32,6 @@ from util.lab import lab_to_rgb, rgb_array, rgb_to_lab
 
 
 TRANSLATED_MODELS = ('pix2pix', 'colorization', 'pix2pixhd')
-
-
-def generator_input_channels(architecture: dict) -> int:
-    """One-hot labels (or the image), plus the instance edges, plus pix2pixHD's encoded features."""
-    features = architecture['feat_num'] if architecture['instance_feat'] or architecture['label_feat'] else 0
-    return (architecture['label_nc'] or architecture['input_nc']) + int(not architecture['no_instance']) + features
 
 
 def chosen_architecture(recorded: dict | None, given: dict) -> dict:
@@ -83,7 +78,7 @@ class Translator:
                                 **networks.hd_generator_options(chosen))
         checkpoint.load_network(net, checkpoint.net_path(folder, label, 'G'), map_location=device)
         styles = None
-        if chosen['instance_feat'] or chosen['label_feat']:
+        if uses_features(chosen):
             styles = StyleSampler.from_file(os.path.join(folder, cluster_path), chosen['feat_num'], seed)
         return cls(net, chosen, device, styles)
 

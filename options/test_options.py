@@ -2,7 +2,7 @@
 import argparse
 import copy
 
-from models.record import recorded_architecture
+from models.record import recorded_architecture, uses_features
 from options.base_options import BaseOptions, add_fid_weights_flag, add_phase_flag
 from util import checkpoint
 from util.errors import UserError
@@ -41,7 +41,7 @@ class EncoderOptions(TestOptions):
 
     def adjust(self, opt: argparse.Namespace, args: list[str] | None) -> None:
         super().adjust(opt, args)
-        if not (opt.instance_feat or opt.label_feat):
+        if not uses_features(vars(opt)):
             raise UserError(f'{checkpoint.experiment_dir(opt)} was not trained with --instance_feat or --label_feat: it '
                             'has no feature encoder to run')
         opt.use_encoded_image = True
