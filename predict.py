@@ -113,15 +113,21 @@ def load_input(path: str, translator: Translator, aligned: bool) -> tuple[torch.
     return translator.prepare(image, path), is_deep(image)
 
 
-def load_instances(paths: list[str], folder: str | None, translator: Translator) -> torch.Tensor | None:
-    """The instance maps in <folder> of a batch, each named as its input (Cityscapes' _gtFine_instanceIds and
-    _gtFine_labelIds suffixes aside), for a generator with instance edges or features; None otherwise."""
+def instance_files(folder: str | None, translator: Translator) -> dict[str, str] | None:
+    """The instance maps of --instances by pairing name (Cityscapes' _gtFine_instanceIds and _gtFine_labelIds
+    suffixes aside), for a generator with instance edges or features; None otherwise."""
     if folder is None or not (translator.uses_instances or translator.styles is not None):
         return None
-    by_name = files_by_name(folder)
+    return files_by_name(folder)
+
+
+def load_instances(paths: list[str], files: dict[str, str] | None, folder: str | None) -> torch.Tensor | None:
+    """The instance maps of a batch, each the file of `files` (instance_files) named as its input."""
+    if files is None:
+        return None
     maps = []
     for path in paths:
-        instance_path = by_name.get(pairing_name(os.path.dirname(path), path))
+        instance_path = files.get(pairing_name(os.path.dirname(path), path))
         if instance_path is None:
             raise UserError(f'--instances {folder}: no instance map named as {path}')
         maps.append(read_label_ids(instance_path))
@@ -153,6 +159,7 @@ def main() -> None:
         raise UserError(f'--styles {opt.styles}: this generator has no encoded features to vary (it was trained '
                         'without --instance_feat or --label_feat)')
     batches = batches_by_size(todo, opt.aligned_input, opt.batch_size)
+    instance_maps = instance_files(opt.instances, translator)
     if translator.uses_instances and opt.instances is None and translator.label_nc:
         print('note: no --instances folder: the instance edges are the label maps\' own class boundaries')
     fast = opt.fast and bool(batches)
@@ -162,7 +169,7 @@ def main() -> None:
         for batch_paths in batches:
             inputs = [load_input(path, translator, opt.aligned_input) for path in batch_paths]
             batch = torch.stack([tensor for tensor, _ in inputs])
-            instances = load_instances(batch_paths, opt.instances, translator)
+            instances = load_instances(batch_paths, instance_maps, opt.instances)
             for style in range(opt.styles):
                 outputs = translator.translate_images(batch, instances, batch_paths)
                 for path, (_, deep), output in zip(batch_paths, inputs, outputs):

@@ -183,9 +183,10 @@ class TranslationService:
         for x, y in clicks:
             if x >= width or y >= height:
                 raise BadImage(422, f'the click at {x},{y} is outside the {width}x{height} image')
-        steps = self.translator.style_steps_at(ids[None], clicks)
+        regions = self.translator.regions(ids[None].to(self.translator.device), None)[0, 0]
+        steps = self.translator.style_steps_at(regions, clicks)
         x, y = clicks[-1]
-        region = int(self.translator.regions(ids[None], None)[0, 0, y, x])
+        region = int(regions[y, x])
         count = styles.style_count(class_of(region))
         if not count:
             return steps, f'class {class_of(region)} has no styles in the cluster file'

@@ -148,9 +148,10 @@ class Translator:
             return batch
         return connected_instances(batch) if instances is None else instances.to(self.device)
 
-    def style_steps_at(self, batch: torch.Tensor, points: list[tuple[int, int]]) -> dict[int, int]:
-        """Style steps for translate(): one per (x, y) point of the first image, for the region it falls in."""
-        regions = self.regions(batch.to(self.device), None)[0, 0]
+    @staticmethod
+    def style_steps_at(regions: torch.Tensor, points: list[tuple[int, int]]) -> dict[int, int]:
+        """Style steps for translate(): one per (x, y) point of an HxW region map (regions()), for the region it
+        falls in."""
         steps: dict[int, int] = {}
         for x, y in points:
             if 0 <= y < regions.shape[0] and 0 <= x < regions.shape[1]:
